@@ -1,0 +1,183 @@
+// Package cli implements the plateau command's subcommands. Each one is a
+// function of its arguments and an Env, so tests run them in-process.
+package cli
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"sort"
+	"strings"
+
+	"github.com/plateau/plateau/internal/flagenv"
+	"github.com/plateau/plateau/internal/version"
+)
+
+// Env is what a command may use of the outside world.
+type Env struct {
+	Stdout, Stderr io.Writer
+	Getenv         func(string) string
+}
+
+// Exit codes.
+const (
+	exitOK    = 0
+	exitError = 1
+	exitUsage = 2
+)
+
+// usageError marks errors in how a command was invoked (exit code 2).
+type usageError struct{ err error }
+
+func (e usageError) Error() string { return e.err.Error() }
+func (e usageError) Unwrap() error { return e.err }
+
+// exitCodeError lets a command choose its exit code (plateau run exits
+// with its task's).
+type exitCodeError struct {
+	code int
+	err  error
+}
+
+func (e exitCodeError) Error() string {
+	if e.err == nil {
+		return fmt.Sprintf("exit status %d", e.code)
+	}
+	return e.err.Error()
+}
+
+type command struct {
+	summary string
+	run     func(ctx context.Context, env Env, args []string) error
+}
+
+var commands = map[string]command{
+	"master":   {"run a Mesos-compatible master", runMaster},
+	"agent":    {"run an agent that launches tasks for a master", runAgent},
+	"executor": {"the command executor (started by the agent)", runExecutor},
+	"dev":      {"run a master and an agent on this machine, in the foreground", runDev},
+	"run":      {"run one command as a task on the cluster, like mesos-execute", runRun},
+	"version":  {"print the version", runVersion},
+}
+
+// Main runs the command named by args[0] and returns the process exit code.
+func Main(ctx context.Context, args []string, env Env) int {
+	if len(args) == 0 || args[0] == "help" || args[0] == "-h" || args[0] == "--help" {
+		usage(env.Stdout)
+		if len(args) == 0 {
+			return exitUsage
+		}
+		return exitOK
+	}
+	if args[0] == "--version" {
+		args[0] = "version"
+	}
+	cmd, ok := commands[args[0]]
+	if !ok {
+		fmt.Fprintf(env.Stderr, "plateau: unknown command %q\n\n", args[0])
+		usage(env.Stderr)
+		return exitUsage
+	}
+	err := cmd.run(ctx, env, args[1:])
+	var ue usageError
+	var ec exitCodeError
+	switch {
+	case err == nil, errors.Is(err, flag.ErrHelp):
+		return exitOK
+	case errors.As(err, &ec):
+		if ec.err != nil {
+			fmt.Fprintf(env.Stderr, "plateau %s: %v\n", args[0], ec.err)
+		}
+		return ec.code
+	case errors.As(err, &ue):
+		fmt.Fprintf(env.Stderr, "plateau %s: %v\nRun 'plateau %s --help' for the flags.\n", args[0], err, args[0])
+		return exitUsage
+	default:
+		fmt.Fprintf(env.Stderr, "plateau %s: %v\n", args[0], err)
+		return exitError
+	}
+}
+
+func usage(w io.Writer) {
+	fmt.Fprintf(w, "Plateau %s: a cluster manager compatible with Apache Mesos %s.\n\nUsage: plateau <command> [flags]\n\nCommands:\n",
+		version.Version, version.MesosVersion)
+	names := make([]string, 0, len(commands))
+	for n := range commands {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		fmt.Fprintf(w, "  %-10s %s\n", n, commands[n].summary)
+	}
+	fmt.Fprintf(w, "\nEvery flag --name can also be set as %sNAME. Run 'plateau <command> --help' for its flags.\n", flagenv.Prefix)
+}
+
+func runVersion(ctx context.Context, env Env, args []string) error {
+	fmt.Fprintf(env.Stdout, "plateau %s (Mesos API %s)\n", version.Version, version.MesosVersion)
+	return nil
+}
+
+// newFlagSet makes a flag set whose --help lists every flag with its
+// environment variable.
+func newFlagSet(name, synopsis string, env Env) *flag.FlagSet {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(env.Stderr)
+	fs.Usage = func() {
+		fmt.Fprintf(env.Stdout, "Usage: plateau %s\n\nFlags (each can also be set as %sNAME):\n", synopsis, flagenv.Prefix)
+		fs.SetOutput(env.Stdout)
+		fs.PrintDefaults()
+		fs.SetOutput(env.Stderr)
+	}
+	return fs
+}
+
+// parseFlags parses args and the environment into fs; a bad flag is a
+// usage error.
+func parseFlags(fs *flag.FlagSet, args []string, env Env) error {
+	fs.SetOutput(io.Discard) // errors are printed once, by Main
+	err := flagenv.Parse(fs, args, env.Getenv)
+	fs.SetOutput(env.Stderr)
+	if errors.Is(err, flag.ErrHelp) {
+		fs.Usage()
+		return err
+	}
+	if err != nil {
+		return usageError{err}
+	}
+	return nil
+}
+
+// loggingFlags are the logging flags every daemon has.
+type loggingFlags struct {
+	level string
+}
+
+func (l *loggingFlags) register(fs *flag.FlagSet) {
+	l.level = "INFO"
+	fs.StringVar(&l.level, "logging_level", l.level, "log level: DEBUG, INFO, WARNING or ERROR")
+}
+
+func (l *loggingFlags) logger(env Env, component string) (*slog.Logger, error) {
+	var level slog.Level
+	switch strings.ToUpper(l.level) {
+	case "DEBUG", "VERBOSE":
+		level = slog.LevelDebug
+	case "INFO":
+		level = slog.LevelInfo
+	case "WARNING", "WARN":
+		level = slog.LevelWarn
+	case "ERROR":
+		level = slog.LevelError
+	default:
+		return nil, usageError{fmt.Errorf("--logging_level %q is not one of DEBUG, INFO, WARNING, ERROR", l.level)}
+	}
+	h := slog.NewTextHandler(env.Stderr, &slog.HandlerOptions{Level: level})
+	return slog.New(h).With("component", component), nil
+}
+
+func errUnexpectedArgs(args []string) error {
+	return fmt.Errorf("unexpected arguments: %s", strings.Join(args, " "))
+}

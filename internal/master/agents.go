@@ -1,0 +1,260 @@
+package master
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"strconv"
+	"time"
+
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/plateau/plateau/internal/allocator"
+	mesos "github.com/plateau/plateau/internal/api/mesos/v1"
+	"github.com/plateau/plateau/internal/api/mesos/v1/scheduler"
+	"github.com/plateau/plateau/internal/api/plateaupb"
+	"github.com/plateau/plateau/internal/resources"
+)
+
+// agentLinkServer serves AgentLink.Connect: one stream per agent.
+type agentLinkServer struct {
+	plateaupb.UnimplementedAgentLinkServer
+	m *Master
+}
+
+// Connect registers the agent, then relays its messages to the master's
+// loop while a goroutine writes the master's messages to the agent.
+func (s *agentLinkServer) Connect(stream plateaupb.AgentLink_ConnectServer) error {
+	m := s.m
+	first, err := stream.Recv()
+	if err != nil {
+		return err
+	}
+	reg := first.GetRegister()
+	if reg == nil {
+		return status.Error(codes.InvalidArgument, "the first message must be 'register'")
+	}
+	link := &agentLink{out: newQueue[*plateaupb.MasterMessage]()}
+	var agentID string
+	if doErr := m.do(stream.Context(), func() { agentID, err = m.registerAgent(reg, link) }); doErr != nil {
+		return status.Error(codes.Unavailable, doErr.Error())
+	}
+	if err != nil {
+		return status.Error(codes.InvalidArgument, err.Error())
+	}
+	defer m.post(func() { m.agentDisconnected(agentID, link) })
+
+	sendErr := make(chan error, 1)
+	go func() { sendErr <- sendLoop(stream, link.out) }()
+	recvErr := make(chan error, 1)
+	go func() {
+		for {
+			msg, err := stream.Recv()
+			if err != nil {
+				recvErr <- err
+				return
+			}
+			m.post(func() { m.agentMessage(agentID, link, msg) })
+		}
+	}()
+	select {
+	case err = <-sendErr:
+	case err = <-recvErr:
+	}
+	link.out.close()
+	return err
+}
+
+// sendLoop writes queued messages to the agent until the queue closes.
+func sendLoop(stream plateaupb.AgentLink_ConnectServer, q *queue[*plateaupb.MasterMessage]) error {
+	var batch []*plateaupb.MasterMessage
+	for {
+		var closed bool
+		batch, closed = q.take(batch)
+		for _, msg := range batch {
+			if err := stream.Send(msg); err != nil {
+				return err
+			}
+		}
+		if closed {
+			return errors.New("link closed by the master")
+		}
+		select {
+		case <-q.wake:
+		case <-stream.Context().Done():
+			return stream.Context().Err()
+		}
+	}
+}
+
+// registerAgent admits a new agent or re-admits a known one, and queues
+// the answer on its link. Runs on the loop.
+func (m *Master) registerAgent(reg *plateaupb.RegisterAgent, link *agentLink) (string, error) {
+	info := proto.Clone(reg.GetAgentInfo()).(*mesos.AgentInfo)
+	total := resources.Resources(info.GetResources())
+	if err := resources.Validate(total); err != nil {
+		return "", fmt.Errorf("invalid agent resources: %w", err)
+	}
+	now := time.Now()
+	reregistered := info.Id != nil
+	if !reregistered {
+		info.Id = &mesos.AgentID{Value: proto.String(fmt.Sprintf("%s-S%d", m.info.GetId(), m.nextAgent))}
+		m.nextAgent++
+	}
+	id := info.GetId().GetValue()
+	a := m.agents[id]
+	if a != nil {
+		// A known agent reconnects: the old link is closed and what the
+		// agent reports replaces what the master remembers.
+		if a.link != nil {
+			a.link.out.close()
+		}
+		m.log.Info("agent re-registered", "agent", id, "endpoint", reg.GetEndpoint())
+		a.info, a.endpoint, a.version, a.link = info, reg.GetEndpoint(), reg.GetVersion(), link
+		a.reregistered = now
+		m.reconcileAgent(a, reg)
+		if !resources.Resources(a.total).Equal(total) {
+			a.total = total
+			m.alloc.UpdateAgentTotal(id, total)
+		}
+		a.active = true
+		m.alloc.ActivateAgent(id)
+	} else {
+		a = &agent{
+			id: id, info: info, endpoint: reg.GetEndpoint(), version: reg.GetVersion(), total: total,
+			link: link, active: true, registered: now,
+			offers:    map[string]*offer{},
+			tasks:     map[string]map[string]*mesos.Task{},
+			executors: map[string]map[string]*mesos.ExecutorInfo{},
+		}
+		m.agents[id] = a
+		if reregistered {
+			// The master does not remember this agent (it restarted):
+			// take its frameworks, executors and tasks as they are.
+			m.adoptAgentState(a, reg, false)
+		}
+		m.alloc.AddAgent(id, allocator.Agent{Hostname: info.GetHostname()}, total, a.usedResources())
+		m.log.Info("agent registered", "agent", id, "hostname", info.GetHostname(), "endpoint", reg.GetEndpoint(), "resources", total.String())
+	}
+	link.out.push(&plateaupb.MasterMessage{Message: &plateaupb.MasterMessage_Registered{Registered: &plateaupb.AgentRegistered{
+		AgentId: info.GetId(), Reregistered: proto.Bool(reregistered)}}})
+	m.dirtyAgents[id] = struct{}{}
+	return id, nil
+}
+
+// reconcileAgent brings a re-registering agent's record in line with what
+// it reports: tasks the agent no longer knows are lost, tasks it knows that
+// the master does not are adopted.
+func (m *Master) reconcileAgent(a *agent, reg *plateaupb.RegisterAgent) {
+	reported := map[string]*mesos.Task{}
+	for _, t := range reg.GetTasks() {
+		reported[t.GetFrameworkId().GetValue()+"/"+t.GetTaskId().GetValue()] = t
+	}
+	for fwID, tasks := range a.tasks {
+		fw := m.frameworks[fwID]
+		for id, t := range tasks {
+			if reported[fwID+"/"+id] != nil || isTerminal(t.GetState()) {
+				continue
+			}
+			state := mesos.TaskState_TASK_LOST
+			if fw != nil && fw.partitionAware {
+				state = mesos.TaskState_TASK_DROPPED
+			}
+			status := &mesos.TaskStatus{
+				TaskId: t.GetTaskId(), AgentId: a.info.GetId(), State: state.Enum(),
+				Source: mesos.TaskStatus_SOURCE_MASTER.Enum(), Reason: mesos.TaskStatus_REASON_RECONCILIATION.Enum(),
+				Message: proto.String("Task was not found on the re-registered agent"), Timestamp: proto.Float64(nowSeconds()),
+			}
+			m.statusUpdate(a, &plateaupb.StatusUpdate{FrameworkId: t.GetFrameworkId(), Status: status})
+		}
+	}
+	m.adoptAgentState(a, reg, true)
+}
+
+// adoptAgentState records the frameworks, executors and tasks an agent
+// reports that the master does not know. tracked says whether the
+// allocator already tracks the agent (and so must be told what they use).
+func (m *Master) adoptAgentState(a *agent, reg *plateaupb.RegisterAgent, tracked bool) {
+	now := time.Now()
+	for _, info := range reg.GetFrameworks() {
+		id := info.GetId().GetValue()
+		if m.frameworks[id] != nil {
+			continue
+		}
+		fw := &framework{
+			id: id, info: proto.Clone(info).(*mesos.FrameworkInfo), registered: now,
+			offers: map[string]*offer{}, tasks: map[string]*mesos.Task{}, executors: map[string]map[string]*mesos.ExecutorInfo{},
+		}
+		m.setFrameworkInfo(fw, fw.info)
+		m.frameworks[id] = fw
+		m.alloc.AddFramework(id, allocatorFramework(fw.info), nil, false)
+	}
+	for _, e := range reg.GetExecutors() {
+		fw := m.frameworks[e.GetFrameworkId().GetValue()]
+		if fw != nil && a.executors[fw.id][e.GetExecutorId().GetValue()] == nil {
+			m.addExecutor(fw, a, e)
+			if tracked {
+				m.alloc.Allocated(fw.id, a.id, e.GetResources())
+			}
+		}
+	}
+	for _, t := range reg.GetTasks() {
+		fw := m.frameworks[t.GetFrameworkId().GetValue()]
+		if fw == nil || a.tasks[fw.id][t.GetTaskId().GetValue()] != nil {
+			continue
+		}
+		m.addTask(fw, a, t)
+		if tracked && !isTerminal(t.GetState()) {
+			m.alloc.Allocated(fw.id, a.id, t.GetResources())
+		}
+	}
+}
+
+// agentDisconnected handles the end of an agent's link: its offers are
+// rescinded and it gets no new ones until it re-registers. Its tasks stay.
+func (m *Master) agentDisconnected(id string, link *agentLink) {
+	a := m.agents[id]
+	if a == nil || a.link != link {
+		return // a newer link replaced this one
+	}
+	m.log.Info("agent disconnected", "agent", id)
+	a.link = nil
+	a.active = false
+	m.alloc.DeactivateAgent(id)
+	for _, o := range a.offers {
+		m.removeOffer(o, true)
+	}
+}
+
+// agentMessage dispatches a message from a registered agent.
+func (m *Master) agentMessage(id string, link *agentLink, msg *plateaupb.AgentMessage) {
+	a := m.agents[id]
+	if a == nil || a.link != link {
+		return
+	}
+	switch {
+	case msg.GetStatusUpdate() != nil:
+		m.statusUpdate(a, msg.GetStatusUpdate())
+	case msg.GetExecutorExited() != nil:
+		m.executorExited(a, msg.GetExecutorExited())
+	case msg.GetExecutorToFramework() != nil:
+		e := msg.GetExecutorToFramework()
+		if fw := m.frameworks[e.GetFrameworkId().GetValue()]; fw != nil {
+			fw.send(&scheduler.Event{Type: scheduler.Event_MESSAGE.Enum(), Message: &scheduler.Event_Message{
+				AgentId: a.info.GetId(), ExecutorId: e.GetExecutorId(), Data: e.GetData()}})
+		}
+	default:
+		m.log.Warn("ignoring unexpected message from agent", "agent", id)
+	}
+}
+
+func splitHostPort(hp string) (string, int) {
+	host, p, err := net.SplitHostPort(hp)
+	if err != nil {
+		return hp, 0
+	}
+	port, _ := strconv.Atoi(p)
+	return host, port
+}

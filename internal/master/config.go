@@ -1,0 +1,80 @@
+package master
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"net"
+	"time"
+)
+
+// Config holds the master's settings. Flag names and defaults are Mesos's
+// (docs/configuration/master.md); the zero Config is not valid, start from
+// DefaultConfig.
+type Config struct {
+	IP       string // --ip: address to listen on
+	Port     int    // --port
+	Hostname string // --hostname advertised to frameworks and agents
+	// AdvertiseIP is the address advertised in MasterInfo (defaults to IP,
+	// or 127.0.0.1 when IP is unspecified).
+	AdvertiseIP string
+	WorkDir     string // --work_dir: where the registry lives
+
+	// OfferTimeout rescinds offers not answered in time (0 = never).
+	OfferTimeout time.Duration
+	// AllocationInterval is the period of the batched full allocation
+	// cycle, on top of the event-driven cycles after resources free up.
+	AllocationInterval time.Duration
+	// HeartbeatInterval is how often subscribed schedulers get HEARTBEAT.
+	HeartbeatInterval time.Duration
+	// Roles, when set, is the whitelist of roles frameworks may use.
+	Roles string
+}
+
+// DefaultConfig returns Mesos's defaults.
+func DefaultConfig() Config {
+	return Config{
+		IP:                 "0.0.0.0",
+		Port:               5050,
+		AllocationInterval: time.Second,
+		HeartbeatInterval:  15 * time.Second,
+	}
+}
+
+// RegisterFlags binds c's fields to flags in fs, using c's values as the
+// defaults.
+func (c *Config) RegisterFlags(fs *flag.FlagSet) {
+	fs.StringVar(&c.IP, "ip", c.IP, "IP address to listen on")
+	fs.IntVar(&c.Port, "port", c.Port, "port to listen on (scheduler, operator and agent APIs)")
+	fs.StringVar(&c.Hostname, "hostname", c.Hostname, "hostname the master advertises (default: the system hostname)")
+	fs.StringVar(&c.AdvertiseIP, "advertise_ip", c.AdvertiseIP, "IP address advertised to frameworks and agents (default: --ip, or 127.0.0.1 when --ip is 0.0.0.0)")
+	fs.StringVar(&c.WorkDir, "work_dir", c.WorkDir, "directory for the master's persistent state (registry)")
+	fs.DurationVar(&c.OfferTimeout, "offer_timeout", c.OfferTimeout, "rescind offers not accepted or declined within this duration (0: never)")
+	fs.DurationVar(&c.AllocationInterval, "allocation_interval", c.AllocationInterval, "period of the batched allocation cycle; freed resources are also offered at once")
+	fs.DurationVar(&c.HeartbeatInterval, "heartbeat_interval", c.HeartbeatInterval, "interval between HEARTBEAT events to schedulers")
+	fs.StringVar(&c.Roles, "roles", c.Roles, "comma-separated whitelist of roles frameworks may subscribe with (default: any)")
+}
+
+// Validate reports every invalid setting.
+func (c *Config) Validate() error {
+	var errs []error
+	if net.ParseIP(c.IP) == nil {
+		errs = append(errs, fmt.Errorf("--ip %q is not an IP address", c.IP))
+	}
+	if c.AdvertiseIP != "" && net.ParseIP(c.AdvertiseIP) == nil {
+		errs = append(errs, fmt.Errorf("--advertise_ip %q is not an IP address", c.AdvertiseIP))
+	}
+	if c.Port < 0 || c.Port > 65535 {
+		errs = append(errs, fmt.Errorf("--port %d is not a port number", c.Port))
+	}
+	if c.OfferTimeout < 0 {
+		errs = append(errs, fmt.Errorf("--offer_timeout must not be negative"))
+	}
+	if c.AllocationInterval <= 0 {
+		errs = append(errs, fmt.Errorf("--allocation_interval must be positive"))
+	}
+	if c.HeartbeatInterval <= 0 {
+		errs = append(errs, fmt.Errorf("--heartbeat_interval must be positive"))
+	}
+	return errors.Join(errs...)
+}

@@ -1,0 +1,262 @@
+// Package master is Plateau's Mesos master: it admits agents, subscribes
+// frameworks over the v1 scheduler API, turns the allocator's decisions into
+// offers, launches tasks on agents and relays their status updates.
+//
+// All of the master's state is owned by one goroutine (run). HTTP and gRPC
+// handlers hand it closures through do and post, and wait for the answer
+// when they need one; nothing else touches the maps below.
+package master
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/google/uuid"
+	"google.golang.org/grpc"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/plateau/plateau/internal/allocator"
+	mesos "github.com/plateau/plateau/internal/api/mesos/v1"
+	"github.com/plateau/plateau/internal/api/plateaupb"
+	"github.com/plateau/plateau/internal/version"
+)
+
+// ErrStopped is returned to callers once the master has shut down.
+var ErrStopped = errors.New("master is shutting down")
+
+// Master is a running Mesos master.
+type Master struct {
+	cfg   Config
+	log   *slog.Logger
+	alloc allocator.Allocator
+	info  *mesos.MasterInfo
+	start time.Time
+
+	listener net.Listener
+	http     *http.Server
+	grpc     *grpc.Server
+
+	work    chan func()   // closures run by the loop goroutine
+	stopped chan struct{} // closed when the loop has exited
+
+	// Everything below is owned by the loop goroutine.
+	frameworks          map[string]*framework
+	completedFrameworks []*framework
+	agents              map[string]*agent
+	offers              map[string]*offer
+	nextFramework       int
+	nextAgent           int
+	nextOffer           int
+	// Allocation bookkeeping: agents whose resources were freed since the
+	// last cycle, and whether a full cycle is due (a framework arrived or
+	// revived).
+	dirtyAgents map[string]struct{}
+	fullCycle   bool
+}
+
+// Option customises a Master.
+type Option func(*Master)
+
+// WithLogger sets the logger (default: slog.Default()).
+func WithLogger(l *slog.Logger) Option { return func(m *Master) { m.log = l } }
+
+// WithAllocator replaces the default DRF allocator.
+func WithAllocator(a allocator.Allocator) Option { return func(m *Master) { m.alloc = a } }
+
+// New validates cfg and binds the master's listener, so that Addr is known
+// before Run is called.
+func New(cfg Config, opts ...Option) (*Master, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	m := &Master{
+		cfg:         cfg,
+		log:         slog.Default(),
+		work:        make(chan func(), 1024),
+		stopped:     make(chan struct{}),
+		frameworks:  map[string]*framework{},
+		agents:      map[string]*agent{},
+		offers:      map[string]*offer{},
+		dirtyAgents: map[string]struct{}{},
+		start:       time.Now(),
+	}
+	for _, o := range opts {
+		o(m)
+	}
+	if m.alloc == nil {
+		m.alloc = allocator.New(allocator.Options{})
+	}
+	ln, err := net.Listen("tcp", net.JoinHostPort(cfg.IP, strconv.Itoa(cfg.Port)))
+	if err != nil {
+		return nil, fmt.Errorf("master: listen: %w", err)
+	}
+	m.listener = ln
+	m.info = m.masterInfo(ln.Addr().(*net.TCPAddr).Port)
+	m.grpc = grpc.NewServer()
+	plateaupb.RegisterAgentLinkServer(m.grpc, &agentLinkServer{m: m})
+	m.http = &http.Server{Handler: m.routes(), ReadHeaderTimeout: 10 * time.Second}
+	// Agents speak gRPC (HTTP/2 without TLS) on the same port as the HTTP
+	// APIs, as Mesos serves everything on one port.
+	var protocols http.Protocols
+	protocols.SetHTTP1(true)
+	protocols.SetUnencryptedHTTP2(true)
+	m.http.Protocols = &protocols
+	return m, nil
+}
+
+func (m *Master) masterInfo(port int) *mesos.MasterInfo {
+	hostname := m.cfg.Hostname
+	if hostname == "" {
+		hostname, _ = os.Hostname()
+	}
+	ip := m.cfg.AdvertiseIP
+	if ip == "" {
+		ip = m.cfg.IP
+		if parsed := net.ParseIP(ip); parsed == nil || parsed.IsUnspecified() {
+			ip = "127.0.0.1"
+		}
+	}
+	id := uuid.NewString()
+	return &mesos.MasterInfo{
+		Id:       proto.String(id),
+		Ip:       proto.Uint32(ipToUint32(net.ParseIP(ip))),
+		Port:     proto.Uint32(uint32(port)),
+		Pid:      proto.String(fmt.Sprintf("master@%s:%d", ip, port)),
+		Hostname: proto.String(hostname),
+		Version:  proto.String(version.MesosVersion), // frameworks check the Mesos version
+		Address: &mesos.Address{
+			Hostname: proto.String(hostname),
+			Ip:       proto.String(ip),
+			Port:     proto.Int32(int32(port)),
+		},
+	}
+}
+
+// ipToUint32 packs an IPv4 address the way MasterInfo.ip does (network
+// byte order read as a little-endian integer, as Mesos does).
+func ipToUint32(ip net.IP) uint32 {
+	v4 := ip.To4()
+	if v4 == nil {
+		return 0
+	}
+	return uint32(v4[0]) | uint32(v4[1])<<8 | uint32(v4[2])<<16 | uint32(v4[3])<<24
+}
+
+// Addr is the address the master listens on.
+func (m *Master) Addr() string { return m.listener.Addr().String() }
+
+// Info is the MasterInfo the master advertises.
+func (m *Master) Info() *mesos.MasterInfo { return m.info }
+
+// Run serves until ctx is cancelled, then stops the HTTP and gRPC servers
+// and the state loop.
+func (m *Master) Run(ctx context.Context) error {
+	m.log.Info("master started", "id", m.info.GetId(), "addr", m.Addr(), "version", version.Version)
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		m.loop(ctx)
+	}()
+	serveErr := make(chan error, 1)
+	go func() { serveErr <- m.http.Serve(m.listener) }()
+
+	var err error
+	select {
+	case <-ctx.Done():
+	case err = <-serveErr:
+		err = fmt.Errorf("master: serve: %w", err)
+	}
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	m.grpc.Stop()
+	_ = m.http.Shutdown(shutdownCtx)
+	wg.Wait()
+	return err
+}
+
+// loop runs the closures handed to the master and the allocation cycles,
+// one at a time, until ctx is cancelled.
+func (m *Master) loop(ctx context.Context) {
+	defer close(m.stopped)
+	defer m.closeConnections()
+	ticker := time.NewTicker(m.cfg.AllocationInterval)
+	defer ticker.Stop()
+	for {
+		select {
+		case fn := <-m.work:
+			fn()
+			// Batch: run what else is waiting before allocating, so that a
+			// burst of freed resources yields one cycle.
+			for i := 0; i < 256; i++ {
+				select {
+				case fn := <-m.work:
+					fn()
+					continue
+				default:
+				}
+				break
+			}
+			m.allocate(false)
+		case <-ticker.C:
+			m.allocate(true)
+		case <-ctx.Done():
+			return
+		}
+	}
+}
+
+// do runs fn on the loop goroutine and waits for it.
+func (m *Master) do(ctx context.Context, fn func()) error {
+	done := make(chan struct{})
+	select {
+	case m.work <- func() { fn(); close(done) }:
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-m.stopped:
+		return ErrStopped
+	}
+	select {
+	case <-done:
+		return nil
+	case <-m.stopped:
+		return ErrStopped
+	}
+}
+
+// post runs fn on the loop goroutine without waiting. It is for timers and
+// connection goroutines; it gives up only when the master has stopped.
+func (m *Master) post(fn func()) {
+	select {
+	case m.work <- fn:
+	case <-m.stopped:
+	}
+}
+
+// after runs fn on the loop goroutine once d has passed.
+func (m *Master) after(d time.Duration, fn func()) *time.Timer {
+	return time.AfterFunc(d, func() { m.post(fn) })
+}
+
+// closeConnections ends every scheduler stream and agent link when the
+// master stops.
+func (m *Master) closeConnections() {
+	for _, fw := range m.frameworks {
+		if fw.stream != nil {
+			fw.stream.close()
+		}
+	}
+	for _, a := range m.agents {
+		if a.link != nil {
+			a.link.out.close()
+		}
+	}
+}

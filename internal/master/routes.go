@@ -1,0 +1,50 @@
+package master
+
+import (
+	"fmt"
+	"net/http"
+	"strings"
+
+	"github.com/plateau/plateau/internal/version"
+)
+
+// routes is the master's HTTP surface. gRPC requests from agents arrive on
+// the same port over HTTP/2 and are handed to the gRPC server.
+func (m *Master) routes() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("/api/v1/scheduler", m.serveScheduler)
+	for _, p := range []string{"/master/state", "/master/state.json", "/state", "/state.json"} {
+		mux.HandleFunc("GET "+p, m.serveState)
+	}
+	for _, p := range []string{"/health", "/master/health"} {
+		mux.HandleFunc(p, func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusOK) })
+	}
+	mux.HandleFunc("GET /version", serveVersion)
+	mux.HandleFunc("GET /master/redirect", m.serveRedirect)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.ProtoMajor == 2 && strings.HasPrefix(r.Header.Get("Content-Type"), "application/grpc") {
+			m.grpc.ServeHTTP(w, r)
+			return
+		}
+		mux.ServeHTTP(w, r)
+	})
+}
+
+// serveVersion is /version in Mesos's layout, plus Plateau's own version.
+func serveVersion(w http.ResponseWriter, r *http.Request) {
+	writeJSON(w, r, map[string]any{
+		"version":         version.MesosVersion,
+		"plateau_version": version.Version,
+		"build_date":      "",
+		"build_time":      0,
+		"build_user":      "",
+	})
+}
+
+// serveRedirect is /master/redirect: a 307 to the leading master, which
+// for a single master is itself.
+func (m *Master) serveRedirect(w http.ResponseWriter, r *http.Request) {
+	addr := m.info.GetAddress()
+	w.Header().Set("Location", fmt.Sprintf("//%s:%d", addr.GetIp(), addr.GetPort()))
+	w.WriteHeader(http.StatusTemporaryRedirect)
+}

@@ -1,0 +1,146 @@
+package master
+
+import (
+	"time"
+
+	mesos "github.com/plateau/plateau/internal/api/mesos/v1"
+	"github.com/plateau/plateau/internal/api/mesos/v1/scheduler"
+	"github.com/plateau/plateau/internal/api/plateaupb"
+	"github.com/plateau/plateau/internal/resources"
+)
+
+// maxCompletedTasks bounds the finished tasks remembered per framework, and
+// maxCompletedFrameworks the removed frameworks (Mesos's
+// --max_completed_tasks_per_framework and --max_completed_frameworks).
+const (
+	maxCompletedTasks      = 1000
+	maxCompletedFrameworks = 50
+)
+
+// framework is a subscribed (or failed-over, disconnected) framework.
+type framework struct {
+	id   string
+	info *mesos.FrameworkInfo
+	// stream is the scheduler's event stream; nil while disconnected.
+	stream   *queue[*scheduler.Event]
+	streamID string
+	active   bool
+
+	partitionAware bool
+	multiRole      bool
+
+	registered   time.Time
+	reregistered time.Time
+	unregistered time.Time
+	// failover fires when a disconnected framework's failover_timeout
+	// runs out; epoch tells a stale timer from the current one.
+	failover *time.Timer
+	epoch    int
+
+	offers         map[string]*offer
+	tasks          map[string]*mesos.Task // by task ID; never mutated in place
+	completedTasks []*mesos.Task
+	// executors maps agent ID to the executors the framework runs there.
+	executors map[string]map[string]*mesos.ExecutorInfo
+}
+
+// roles is the framework's subscribed roles (FrameworkInfo.roles for
+// MULTI_ROLE frameworks, else the single FrameworkInfo.role).
+func frameworkRoles(info *mesos.FrameworkInfo) []string {
+	if hasCapability(info, mesos.FrameworkInfo_Capability_MULTI_ROLE) {
+		if len(info.GetRoles()) > 0 {
+			return info.GetRoles()
+		}
+		return []string{"*"}
+	}
+	return []string{info.GetRole()} // proto default is "*"
+}
+
+func hasCapability(info *mesos.FrameworkInfo, c mesos.FrameworkInfo_Capability_Type) bool {
+	for _, cap := range info.GetCapabilities() {
+		if cap.GetType() == c {
+			return true
+		}
+	}
+	return false
+}
+
+// send queues an event for the framework's scheduler, if connected.
+func (fw *framework) send(ev *scheduler.Event) {
+	if fw.stream != nil {
+		fw.stream.push(ev)
+	}
+}
+
+// agent is a registered agent.
+type agent struct {
+	id       string
+	info     *mesos.AgentInfo
+	endpoint string // host:port of its HTTP server
+	version  string
+	total    resources.Resources
+	// link carries messages to the agent; nil while disconnected.
+	link   *agentLink
+	active bool
+
+	registered   time.Time
+	reregistered time.Time
+
+	offers map[string]*offer
+	// tasks maps framework ID to task ID to the task's current record.
+	tasks map[string]map[string]*mesos.Task
+	// executors maps framework ID to executor ID to its info.
+	executors map[string]map[string]*mesos.ExecutorInfo
+}
+
+func (a *agent) send(msg *plateaupb.MasterMessage) {
+	if a.link != nil {
+		a.link.out.push(msg)
+	}
+}
+
+// usedResources sums the resources of the agent's tasks and executors.
+func (a *agent) usedResources() map[string]resources.Resources {
+	used := map[string]resources.Resources{}
+	for fwID, tasks := range a.tasks {
+		var r resources.Resources
+		for _, t := range tasks {
+			if !isTerminal(t.GetState()) {
+				r = r.Add(t.GetResources())
+			}
+		}
+		for _, e := range a.executors[fwID] {
+			r = r.Add(e.GetResources())
+		}
+		if !r.IsEmpty() {
+			used[fwID] = r
+		}
+	}
+	return used
+}
+
+// offer is an outstanding offer.
+type offer struct {
+	offer       *mesos.Offer
+	frameworkID string
+	agentID     string
+	resources   resources.Resources
+	timeout     *time.Timer
+}
+
+// agentLink is the master's side of an agent's Connect stream.
+type agentLink struct {
+	out *queue[*plateaupb.MasterMessage]
+}
+
+// isTerminal reports whether a task state is final.
+func isTerminal(s mesos.TaskState) bool {
+	switch s {
+	case mesos.TaskState_TASK_FINISHED, mesos.TaskState_TASK_FAILED,
+		mesos.TaskState_TASK_KILLED, mesos.TaskState_TASK_ERROR,
+		mesos.TaskState_TASK_LOST, mesos.TaskState_TASK_DROPPED,
+		mesos.TaskState_TASK_GONE, mesos.TaskState_TASK_GONE_BY_OPERATOR:
+		return true
+	}
+	return false
+}

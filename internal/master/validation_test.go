@@ -1,0 +1,111 @@
+package master
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"google.golang.org/protobuf/proto"
+
+	mesos "github.com/plateau/plateau/internal/api/mesos/v1"
+)
+
+func TestValidateID(t *testing.T) {
+	tests := []struct {
+		id      string
+		wantErr string
+	}{
+		{"task-1", ""},
+		{"a.b_c-d:e", ""},
+		{"", "must not be empty"},
+		{".", "not allowed"},
+		{"..", "not allowed"},
+		{"a/b", "invalid characters"},
+		{"a\nb", "invalid characters"},
+		{"a\x00b", "invalid characters"},
+		{strings.Repeat("x", 256), "greater than 255"},
+	}
+	for _, tt := range tests {
+		err := validateID(tt.id)
+		if tt.wantErr == "" && err != nil || tt.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tt.wantErr)) {
+			t.Errorf("validateID(%q) = %v, want error containing %q", tt.id, err, tt.wantErr)
+		}
+	}
+}
+
+func TestValidateRole(t *testing.T) {
+	valid := []string{"*", "web", "eng/web", "a.b", "role-1"}
+	invalid := []string{"", "/web", "web/", "eng//web", "eng/../web", ".", "-web", "eng/-x", "we b", "we*b", "a\tb"}
+	for _, r := range valid {
+		if err := validateRole(r); err != nil {
+			t.Errorf("validateRole(%q) = %v, want nil", r, err)
+		}
+	}
+	for _, r := range invalid {
+		if err := validateRole(r); err == nil {
+			t.Errorf("validateRole(%q) = nil, want an error", r)
+		}
+	}
+}
+
+func TestValidateFrameworkInfo(t *testing.T) {
+	multi := []*mesos.FrameworkInfo_Capability{{Type: mesos.FrameworkInfo_Capability_MULTI_ROLE.Enum()}}
+	tests := []struct {
+		name    string
+		info    *mesos.FrameworkInfo
+		roles   string
+		wantErr string
+	}{
+		{"default role", &mesos.FrameworkInfo{User: proto.String("u"), Name: proto.String("n")}, "", ""},
+		{"single role", &mesos.FrameworkInfo{User: proto.String("u"), Name: proto.String("n"), Role: proto.String("web")}, "", ""},
+		{"roles without MULTI_ROLE", &mesos.FrameworkInfo{User: proto.String("u"), Name: proto.String("n"), Roles: []string{"a"}}, "", "must not be set when the framework is not MULTI_ROLE"},
+		{"role with MULTI_ROLE", &mesos.FrameworkInfo{User: proto.String("u"), Name: proto.String("n"), Role: proto.String("a"), Capabilities: multi}, "", "must not be set when the framework is MULTI_ROLE"},
+		{"duplicate roles", &mesos.FrameworkInfo{User: proto.String("u"), Name: proto.String("n"), Roles: []string{"a", "a"}, Capabilities: multi}, "", "duplicate"},
+		{"invalid role", &mesos.FrameworkInfo{User: proto.String("u"), Name: proto.String("n"), Role: proto.String("a b")}, "", "invalid role"},
+		{"whitelist refuses", &mesos.FrameworkInfo{User: proto.String("u"), Name: proto.String("n"), Role: proto.String("b")}, "a", "not present in the master's --roles"},
+		{"whitelist admits", &mesos.FrameworkInfo{User: proto.String("u"), Name: proto.String("n"), Role: proto.String("a")}, "a,c", ""},
+		{"negative failover", &mesos.FrameworkInfo{User: proto.String("u"), Name: proto.String("n"), FailoverTimeout: proto.Float64(-1)}, "", "failover_timeout"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			m := &Master{cfg: Config{Roles: tt.roles}}
+			err := m.validateFrameworkInfo(tt.info)
+			if tt.wantErr == "" && err != nil || tt.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tt.wantErr)) {
+				t.Fatalf("got %v, want error containing %q", err, tt.wantErr)
+			}
+		})
+	}
+}
+
+func TestRefuseDuration(t *testing.T) {
+	tests := []struct {
+		f    *mesos.Filters
+		want time.Duration
+	}{
+		{nil, 5 * time.Second},
+		{&mesos.Filters{}, 5 * time.Second},
+		{&mesos.Filters{RefuseSeconds: proto.Float64(0)}, 0},
+		{&mesos.Filters{RefuseSeconds: proto.Float64(-3)}, 0},
+		{&mesos.Filters{RefuseSeconds: proto.Float64(1.5)}, 1500 * time.Millisecond},
+		{&mesos.Filters{RefuseSeconds: proto.Float64(1e12)}, 365 * 24 * time.Hour},
+	}
+	for _, tt := range tests {
+		if got := refuseDuration(tt.f); got != tt.want {
+			t.Errorf("refuseDuration(%v) = %v, want %v", tt.f, got, tt.want)
+		}
+	}
+}
+
+func TestIsTerminal(t *testing.T) {
+	for s := range mesos.TaskState_name {
+		state := mesos.TaskState(s)
+		want := map[mesos.TaskState]bool{
+			mesos.TaskState_TASK_FINISHED: true, mesos.TaskState_TASK_FAILED: true, mesos.TaskState_TASK_KILLED: true,
+			mesos.TaskState_TASK_ERROR: true, mesos.TaskState_TASK_LOST: true, mesos.TaskState_TASK_DROPPED: true,
+			mesos.TaskState_TASK_GONE: true, mesos.TaskState_TASK_GONE_BY_OPERATOR: true,
+		}[state]
+		if got := isTerminal(state); got != want {
+			t.Errorf("isTerminal(%v) = %v, want %v", state, got, want)
+		}
+	}
+}

@@ -7,6 +7,8 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/plateau/plateau/internal/queue"
+
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
@@ -36,7 +38,7 @@ func (s *agentLinkServer) Connect(stream plateaupb.AgentLink_ConnectServer) erro
 	if reg == nil {
 		return status.Error(codes.InvalidArgument, "the first message must be 'register'")
 	}
-	link := &agentLink{out: newQueue[*plateaupb.MasterMessage]()}
+	link := &agentLink{out: queue.New[*plateaupb.MasterMessage]()}
 	var agentID string
 	if doErr := m.do(stream.Context(), func() { agentID, err = m.registerAgent(reg, link) }); doErr != nil {
 		return status.Error(codes.Unavailable, doErr.Error())
@@ -63,16 +65,16 @@ func (s *agentLinkServer) Connect(stream plateaupb.AgentLink_ConnectServer) erro
 	case err = <-sendErr:
 	case err = <-recvErr:
 	}
-	link.out.close()
+	link.out.Close()
 	return err
 }
 
 // sendLoop writes queued messages to the agent until the queue closes.
-func sendLoop(stream plateaupb.AgentLink_ConnectServer, q *queue[*plateaupb.MasterMessage]) error {
+func sendLoop(stream plateaupb.AgentLink_ConnectServer, q *queue.Queue[*plateaupb.MasterMessage]) error {
 	var batch []*plateaupb.MasterMessage
 	for {
 		var closed bool
-		batch, closed = q.take(batch)
+		batch, closed = q.Take(batch)
 		for _, msg := range batch {
 			if err := stream.Send(msg); err != nil {
 				return err
@@ -82,7 +84,7 @@ func sendLoop(stream plateaupb.AgentLink_ConnectServer, q *queue[*plateaupb.Mast
 			return errors.New("link closed by the master")
 		}
 		select {
-		case <-q.wake:
+		case <-q.Wake:
 		case <-stream.Context().Done():
 			return stream.Context().Err()
 		}
@@ -109,7 +111,7 @@ func (m *Master) registerAgent(reg *plateaupb.RegisterAgent, link *agentLink) (s
 		// A known agent reconnects: the old link is closed and what the
 		// agent reports replaces what the master remembers.
 		if a.link != nil {
-			a.link.out.close()
+			a.link.out.Close()
 		}
 		m.log.Info("agent re-registered", "agent", id, "endpoint", reg.GetEndpoint())
 		a.info, a.endpoint, a.version, a.link = info, reg.GetEndpoint(), reg.GetVersion(), link
@@ -138,7 +140,7 @@ func (m *Master) registerAgent(reg *plateaupb.RegisterAgent, link *agentLink) (s
 		m.alloc.AddAgent(id, allocator.Agent{Hostname: info.GetHostname()}, total, a.usedResources())
 		m.log.Info("agent registered", "agent", id, "hostname", info.GetHostname(), "endpoint", reg.GetEndpoint(), "resources", total.String())
 	}
-	link.out.push(&plateaupb.MasterMessage{Message: &plateaupb.MasterMessage_Registered{Registered: &plateaupb.AgentRegistered{
+	link.out.Push(&plateaupb.MasterMessage{Message: &plateaupb.MasterMessage_Registered{Registered: &plateaupb.AgentRegistered{
 		AgentId: info.GetId(), Reregistered: proto.Bool(reregistered)}}})
 	m.dirtyAgents[id] = struct{}{}
 	return id, nil

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/plateau/plateau/internal/queue"
+
 	"google.golang.org/protobuf/proto"
 
 	"github.com/plateau/plateau/internal/allocator"
@@ -51,7 +53,7 @@ func (m *Master) subscribe(sub *scheduler.Call_Subscribe, streamID string) (*sub
 		// Failover: the old connection, if any, is told and closed.
 		if fw.stream != nil {
 			fw.send(errorEvent("Framework failed over"))
-			fw.stream.close()
+			fw.stream.Close()
 		}
 		if fw.failover != nil {
 			fw.failover.Stop()
@@ -70,7 +72,7 @@ func (m *Master) subscribe(sub *scheduler.Call_Subscribe, streamID string) (*sub
 	fw.epoch++
 	fw.active = true
 	fw.streamID = streamID
-	fw.stream = newQueue[*scheduler.Event]()
+	fw.stream = queue.New[*scheduler.Event]()
 	if len(sub.GetSuppressedRoles()) > 0 {
 		m.alloc.SuppressOffers(fw.id, sub.GetSuppressedRoles())
 	}
@@ -137,7 +139,7 @@ func (m *Master) frameworkDisconnected(fwID, streamID string) {
 	if fw == nil || fw.streamID != streamID || fw.stream == nil {
 		return // already failed over or removed
 	}
-	fw.stream.close()
+	fw.stream.Close()
 	fw.stream = nil
 	fw.active = false
 	m.alloc.DeactivateFramework(fw.id)
@@ -181,7 +183,7 @@ func (m *Master) removeFramework(fw *framework) {
 		fw.failover.Stop()
 	}
 	if fw.stream != nil {
-		fw.stream.close()
+		fw.stream.Close()
 		fw.stream = nil
 	}
 	fw.active = false

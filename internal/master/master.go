@@ -251,12 +251,12 @@ func (m *Master) after(d time.Duration, fn func()) *time.Timer {
 func (m *Master) closeConnections() {
 	for _, fw := range m.frameworks {
 		if fw.stream != nil {
-			fw.stream.close()
+			fw.stream.Close()
 		}
 	}
 	for _, a := range m.agents {
 		if a.link != nil {
-			a.link.out.close()
+			a.link.out.Close()
 		}
 	}
 }

@@ -7,6 +7,8 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/plateau/plateau/internal/queue"
+
 	"github.com/google/uuid"
 	"google.golang.org/protobuf/proto"
 
@@ -143,7 +145,7 @@ func (m *Master) serveSubscribe(w http.ResponseWriter, r *http.Request, call *sc
 	var batch []*scheduler.Event
 	for {
 		var closed bool
-		batch, closed = sub.events.take(batch)
+		batch, closed = sub.events.Take(batch)
 		for _, ev := range batch {
 			if err := rw.Write(ev); err != nil {
 				m.post(func() { m.frameworkDisconnected(sub.frameworkID, streamID) })
@@ -157,7 +159,7 @@ func (m *Master) serveSubscribe(w http.ResponseWriter, r *http.Request, call *sc
 			return
 		}
 		select {
-		case <-sub.events.wake:
+		case <-sub.events.Wake:
 		case <-heartbeat.C:
 			if err := rw.Write(hb); err != nil {
 				m.post(func() { m.frameworkDisconnected(sub.frameworkID, streamID) })
@@ -174,7 +176,7 @@ func (m *Master) serveSubscribe(w http.ResponseWriter, r *http.Request, call *sc
 // subscription is what SUBSCRIBE hands back to the HTTP handler.
 type subscription struct {
 	frameworkID string
-	events      *queue[*scheduler.Event]
+	events      *queue.Queue[*scheduler.Event]
 }
 
 // validateCall checks a call's shape as Mesos's
@@ -200,19 +202,19 @@ func validateCall(c *scheduler.Call) error {
 		ok   bool
 		name string
 	}{
-		scheduler.Call_ACCEPT:                 {c.Accept != nil, "accept"},
-		scheduler.Call_DECLINE:                {c.Decline != nil, "decline"},
-		scheduler.Call_ACCEPT_INVERSE_OFFERS:  {c.AcceptInverseOffers != nil, "accept_inverse_offers"},
-		scheduler.Call_DECLINE_INVERSE_OFFERS: {c.DeclineInverseOffers != nil, "decline_inverse_offers"},
-		scheduler.Call_KILL:                   {c.Kill != nil, "kill"},
-		scheduler.Call_SHUTDOWN:               {c.Shutdown != nil, "shutdown"},
-		scheduler.Call_ACKNOWLEDGE:            {c.Acknowledge != nil, "acknowledge"},
+		scheduler.Call_ACCEPT:                       {c.Accept != nil, "accept"},
+		scheduler.Call_DECLINE:                      {c.Decline != nil, "decline"},
+		scheduler.Call_ACCEPT_INVERSE_OFFERS:        {c.AcceptInverseOffers != nil, "accept_inverse_offers"},
+		scheduler.Call_DECLINE_INVERSE_OFFERS:       {c.DeclineInverseOffers != nil, "decline_inverse_offers"},
+		scheduler.Call_KILL:                         {c.Kill != nil, "kill"},
+		scheduler.Call_SHUTDOWN:                     {c.Shutdown != nil, "shutdown"},
+		scheduler.Call_ACKNOWLEDGE:                  {c.Acknowledge != nil, "acknowledge"},
 		scheduler.Call_ACKNOWLEDGE_OPERATION_STATUS: {c.AcknowledgeOperationStatus != nil, "acknowledge_operation_status"},
-		scheduler.Call_RECONCILE:            {c.Reconcile != nil, "reconcile"},
-		scheduler.Call_RECONCILE_OPERATIONS: {c.ReconcileOperations != nil, "reconcile_operations"},
-		scheduler.Call_MESSAGE:              {c.Message != nil, "message"},
-		scheduler.Call_REQUEST:              {c.Request != nil, "request"},
-		scheduler.Call_UPDATE_FRAMEWORK:     {c.UpdateFramework != nil, "update_framework"},
+		scheduler.Call_RECONCILE:                    {c.Reconcile != nil, "reconcile"},
+		scheduler.Call_RECONCILE_OPERATIONS:         {c.ReconcileOperations != nil, "reconcile_operations"},
+		scheduler.Call_MESSAGE:                      {c.Message != nil, "message"},
+		scheduler.Call_REQUEST:                      {c.Request != nil, "request"},
+		scheduler.Call_UPDATE_FRAMEWORK:             {c.UpdateFramework != nil, "update_framework"},
 	}
 	if p, ok := present[c.GetType()]; ok && !p.ok {
 		return fmt.Errorf("Expecting '%s' to be present", p.name)

@@ -5,8 +5,9 @@ import (
 	"fmt"
 	"net/http"
 	"sort"
-	"strings"
 	"time"
+
+	"github.com/plateau/plateau/internal/model"
 
 	mesos "github.com/plateau/plateau/internal/api/mesos/v1"
 	"github.com/plateau/plateau/internal/version"
@@ -26,12 +27,12 @@ type stateSnapshot struct {
 }
 
 type frameworkSnapshot struct {
-	info                                  *mesos.FrameworkInfo
-	active, connected                     bool
+	info                                   *mesos.FrameworkInfo
+	active, connected                      bool
 	registered, reregistered, unregistered time.Time
-	tasks, completedTasks                 []*mesos.Task
-	offers                                []*mesos.Offer
-	executors                             []*mesos.ExecutorInfo
+	tasks, completedTasks                  []*mesos.Task
+	offers                                 []*mesos.Offer
+	executors                              []*mesos.ExecutorInfo
 }
 
 type agentSnapshot struct {
@@ -136,27 +137,27 @@ func (s *stateSnapshot) model() map[string]any {
 		}
 	}
 	return map[string]any{
-		"version":              version.MesosVersion,
-		"plateau_version":      version.Version,
-		"build_date":           "",
-		"build_time":           0,
-		"build_user":           "",
-		"start_time":           seconds(s.start),
-		"elected_time":         seconds(s.start),
-		"id":                   s.info.GetId(),
-		"pid":                  s.info.GetPid(),
-		"hostname":             s.info.GetHostname(),
-		"leader":               leader,
-		"leader_info":          masterInfoModel(s.info),
-		"activated_slaves":     activated,
-		"deactivated_slaves":   deactivated,
-		"unreachable_slaves":   0,
-		"flags":                s.flags,
-		"slaves":               nonNil(agents),
-		"recovered_slaves":     []any{},
-		"frameworks":           nonNil(frameworks),
-		"completed_frameworks": nonNil(completed),
-		"orphan_tasks":         []any{},
+		"version":                 version.MesosVersion,
+		"plateau_version":         version.Version,
+		"build_date":              "",
+		"build_time":              0,
+		"build_user":              "",
+		"start_time":              model.Seconds(s.start),
+		"elected_time":            model.Seconds(s.start),
+		"id":                      s.info.GetId(),
+		"pid":                     s.info.GetPid(),
+		"hostname":                s.info.GetHostname(),
+		"leader":                  leader,
+		"leader_info":             masterInfoModel(s.info),
+		"activated_slaves":        activated,
+		"deactivated_slaves":      deactivated,
+		"unreachable_slaves":      0,
+		"flags":                   s.flags,
+		"slaves":                  nonNil(agents),
+		"recovered_slaves":        []any{},
+		"frameworks":              nonNil(frameworks),
+		"completed_frameworks":    nonNil(completed),
+		"orphan_tasks":            []any{},
 		"unregistered_frameworks": []any{},
 	}
 }
@@ -172,7 +173,7 @@ func (f frameworkSnapshot) model() map[string]any {
 	var used, offered []*mesos.Resource
 	tasks := make([]any, 0, len(f.tasks))
 	for _, t := range f.tasks {
-		tasks = append(tasks, taskModel(t))
+		tasks = append(tasks, model.Task(t))
 		if !isTerminal(t.GetState()) {
 			used = append(used, t.GetResources()...)
 		}
@@ -182,21 +183,21 @@ func (f frameworkSnapshot) model() map[string]any {
 	}
 	completed := make([]any, 0, len(f.completedTasks))
 	for _, t := range f.completedTasks {
-		completed = append(completed, taskModel(t))
+		completed = append(completed, model.Task(t))
 	}
 	offers := make([]any, 0, len(f.offers))
 	for _, o := range f.offers {
 		offered = append(offered, o.GetResources()...)
 		offers = append(offers, map[string]any{
 			"id": o.GetId().GetValue(), "framework_id": o.GetFrameworkId().GetValue(), "slave_id": o.GetAgentId().GetValue(),
-			"resources": resourcesModel(o.GetResources()), "allocation_info": map[string]any{"role": o.GetAllocationInfo().GetRole()},
+			"resources": model.Resources(o.GetResources()), "allocation_info": map[string]any{"role": o.GetAllocationInfo().GetRole()},
 		})
 	}
 	executors := make([]any, 0, len(f.executors))
 	for _, e := range f.executors {
 		executors = append(executors, map[string]any{
 			"executor_id": e.GetExecutorId().GetValue(), "name": e.GetName(), "framework_id": e.GetFrameworkId().GetValue(),
-			"resources": resourcesModel(e.GetResources()),
+			"resources": model.Resources(e.GetResources()),
 		})
 	}
 	var caps []string
@@ -204,116 +205,39 @@ func (f frameworkSnapshot) model() map[string]any {
 		caps = append(caps, c.GetType().String())
 	}
 	i := f.info
-	model := map[string]any{
+	out := map[string]any{
 		"id": i.GetId().GetValue(), "name": i.GetName(), "user": i.GetUser(), "hostname": i.GetHostname(),
 		"webui_url": i.GetWebuiUrl(), "principal": i.GetPrincipal(), "role": i.GetRole(), "roles": nonNilStrings(frameworkRoles(i)),
 		"failover_timeout": i.GetFailoverTimeout(), "checkpoint": i.GetCheckpoint(), "capabilities": nonNilStrings(caps),
 		"active": f.active, "connected": f.connected, "recovered": false,
-		"registered_time": seconds(f.registered), "unregistered_time": seconds(f.unregistered),
-		"used_resources": resourcesModel(used), "offered_resources": resourcesModel(offered), "resources": resourcesModel(append(used[:len(used):len(used)], offered...)),
+		"registered_time": model.Seconds(f.registered), "unregistered_time": model.Seconds(f.unregistered),
+		"used_resources": model.Resources(used), "offered_resources": model.Resources(offered), "resources": model.Resources(append(used[:len(used):len(used)], offered...)),
 		"tasks": tasks, "completed_tasks": completed, "unreachable_tasks": []any{}, "offers": offers, "executors": executors,
 	}
 	if !f.reregistered.IsZero() {
-		model["reregistered_time"] = seconds(f.reregistered)
+		out["reregistered_time"] = model.Seconds(f.reregistered)
 	}
-	return model
+	return out
 }
 
 func (a agentSnapshot) model() map[string]any {
 	i := a.info
 	attrs := map[string]any{}
 	for _, at := range i.GetAttributes() {
-		attrs[at.GetName()] = attributeValue(at)
+		attrs[at.GetName()] = model.AttributeValue(at)
 	}
-	model := map[string]any{
+	out := map[string]any{
 		"id": i.GetId().GetValue(), "pid": "slave(1)@" + a.endpoint, "hostname": i.GetHostname(), "port": i.GetPort(),
-		"registered_time": seconds(a.registered), "resources": resourcesModel(i.GetResources()),
-		"used_resources": resourcesModel(a.used), "offered_resources": resourcesModel(a.offered),
-		"reserved_resources": map[string]any{}, "unreserved_resources": resourcesModel(i.GetResources()),
+		"registered_time": model.Seconds(a.registered), "resources": model.Resources(i.GetResources()),
+		"used_resources": model.Resources(a.used), "offered_resources": model.Resources(a.offered),
+		"reserved_resources": map[string]any{}, "unreserved_resources": model.Resources(i.GetResources()),
 		"attributes": attrs, "active": a.active, "deactivated": !a.active, "version": a.version,
 		"capabilities": []string{"MULTI_ROLE", "HIERARCHICAL_ROLE", "RESERVATION_REFINEMENT", "TASK_NO_EXECUTOR"},
 	}
 	if !a.reregistered.IsZero() {
-		model["reregistered_time"] = seconds(a.reregistered)
+		out["reregistered_time"] = model.Seconds(a.reregistered)
 	}
-	return model
-}
-
-// taskModel is Mesos's JSON model of a Task.
-func taskModel(t *mesos.Task) map[string]any {
-	statuses := make([]any, 0, len(t.GetStatuses()))
-	for _, s := range t.GetStatuses() {
-		st := map[string]any{"state": s.GetState().String(), "timestamp": s.GetTimestamp()}
-		if s.Healthy != nil {
-			st["healthy"] = s.GetHealthy()
-		}
-		statuses = append(statuses, st)
-	}
-	model := map[string]any{
-		"id": t.GetTaskId().GetValue(), "name": t.GetName(), "framework_id": t.GetFrameworkId().GetValue(),
-		"executor_id": t.GetExecutorId().GetValue(), "slave_id": t.GetAgentId().GetValue(),
-		"state": t.GetState().String(), "resources": resourcesModel(t.GetResources()), "statuses": statuses,
-	}
-	if rs := t.GetResources(); len(rs) > 0 && rs[0].GetAllocationInfo() != nil {
-		model["role"] = rs[0].GetAllocationInfo().GetRole()
-	}
-	if t.User != nil {
-		model["user"] = t.GetUser()
-	}
-	return model
-}
-
-// resourcesModel is Mesos's JSON model of Resources: scalar totals by
-// name (cpus, gpus, mem and disk always present) and ranges as text.
-func resourcesModel(rs []*mesos.Resource) map[string]any {
-	model := map[string]any{"cpus": 0.0, "gpus": 0.0, "mem": 0.0, "disk": 0.0}
-	ranges := map[string][]*mesos.Value_Range{}
-	for _, r := range rs {
-		switch r.GetType() {
-		case mesos.Value_SCALAR:
-			v, _ := model[r.GetName()].(float64)
-			model[r.GetName()] = roundMilli(v + r.GetScalar().GetValue())
-		case mesos.Value_RANGES:
-			ranges[r.GetName()] = append(ranges[r.GetName()], r.GetRanges().GetRange()...)
-		case mesos.Value_SET:
-			model[r.GetName()] = "{" + strings.Join(r.GetSet().GetItem(), ",") + "}"
-		}
-	}
-	for name, rs := range ranges {
-		sort.Slice(rs, func(i, j int) bool { return rs[i].GetBegin() < rs[j].GetBegin() })
-		parts := make([]string, len(rs))
-		for i, r := range rs {
-			parts[i] = fmt.Sprintf("%d-%d", r.GetBegin(), r.GetEnd())
-		}
-		model[name] = "[" + strings.Join(parts, ", ") + "]"
-	}
-	return model
-}
-
-func attributeValue(a *mesos.Attribute) any {
-	switch a.GetType() {
-	case mesos.Value_SCALAR:
-		return a.GetScalar().GetValue()
-	case mesos.Value_RANGES:
-		var parts []string
-		for _, r := range a.GetRanges().GetRange() {
-			parts = append(parts, fmt.Sprintf("%d-%d", r.GetBegin(), r.GetEnd()))
-		}
-		return "[" + strings.Join(parts, ", ") + "]"
-	case mesos.Value_SET:
-		return "{" + strings.Join(a.GetSet().GetItem(), ",") + "}"
-	default:
-		return a.GetText().GetValue()
-	}
-}
-
-func roundMilli(v float64) float64 { return float64(int64(v*1000+0.5)) / 1000 }
-
-func seconds(t time.Time) float64 {
-	if t.IsZero() {
-		return 0
-	}
-	return float64(t.UnixNano()) / 1e9
+	return out
 }
 
 func nonNil(v []any) []any {

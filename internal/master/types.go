@@ -3,6 +3,8 @@ package master
 import (
 	"time"
 
+	"github.com/plateau/plateau/internal/queue"
+
 	mesos "github.com/plateau/plateau/internal/api/mesos/v1"
 	"github.com/plateau/plateau/internal/api/mesos/v1/scheduler"
 	"github.com/plateau/plateau/internal/api/plateaupb"
@@ -22,7 +24,7 @@ type framework struct {
 	id   string
 	info *mesos.FrameworkInfo
 	// stream is the scheduler's event stream; nil while disconnected.
-	stream   *queue[*scheduler.Event]
+	stream   *queue.Queue[*scheduler.Event]
 	streamID string
 	active   bool
 
@@ -68,7 +70,7 @@ func hasCapability(info *mesos.FrameworkInfo, c mesos.FrameworkInfo_Capability_T
 // send queues an event for the framework's scheduler, if connected.
 func (fw *framework) send(ev *scheduler.Event) {
 	if fw.stream != nil {
-		fw.stream.push(ev)
+		fw.stream.Push(ev)
 	}
 }
 
@@ -95,7 +97,7 @@ type agent struct {
 
 func (a *agent) send(msg *plateaupb.MasterMessage) {
 	if a.link != nil {
-		a.link.out.push(msg)
+		a.link.out.Push(msg)
 	}
 }
 
@@ -130,7 +132,7 @@ type offer struct {
 
 // agentLink is the master's side of an agent's Connect stream.
 type agentLink struct {
-	out *queue[*plateaupb.MasterMessage]
+	out *queue.Queue[*plateaupb.MasterMessage]
 }
 
 // isTerminal reports whether a task state is final.

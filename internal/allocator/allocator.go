@@ -67,7 +67,7 @@ type Framework struct {
 	// Roles the framework is subscribed with (never empty: "*" by default).
 	Roles []string
 	// MultiRole and the other capabilities gate what may be offered.
-	MultiRole           bool
+	MultiRole             bool
 	ReservationRefinement bool
 	// MinAllocatable holds per-role minimum offer sizes
 	// (FrameworkInfo.offer_filters.min_allocatable_resources); an offer for

@@ -7,6 +7,8 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/plateau/plateau/internal/taskstate"
+
 	"github.com/plateau/plateau/internal/queue"
 
 	"google.golang.org/grpc/codes"
@@ -157,7 +159,7 @@ func (m *Master) reconcileAgent(a *agent, reg *plateaupb.RegisterAgent) {
 	for fwID, tasks := range a.tasks {
 		fw := m.frameworks[fwID]
 		for id, t := range tasks {
-			if reported[fwID+"/"+id] != nil || isTerminal(t.GetState()) {
+			if reported[fwID+"/"+id] != nil || taskstate.IsTerminal(t.GetState()) {
 				continue
 			}
 			state := mesos.TaskState_TASK_LOST
@@ -208,7 +210,7 @@ func (m *Master) adoptAgentState(a *agent, reg *plateaupb.RegisterAgent, tracked
 			continue
 		}
 		m.addTask(fw, a, t)
-		if tracked && !isTerminal(t.GetState()) {
+		if tracked && !taskstate.IsTerminal(t.GetState()) {
 			m.alloc.Allocated(fw.id, a.id, t.GetResources())
 		}
 	}

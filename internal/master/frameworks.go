@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/plateau/plateau/internal/taskstate"
+
 	"github.com/plateau/plateau/internal/queue"
 
 	"google.golang.org/protobuf/proto"
@@ -169,7 +171,7 @@ func (m *Master) removeFramework(fw *framework) {
 			ShutdownFramework: &plateaupb.ShutdownFramework{FrameworkId: fw.info.GetId()}}})
 	}
 	for _, t := range fw.tasks {
-		if !isTerminal(t.GetState()) {
+		if !taskstate.IsTerminal(t.GetState()) {
 			t = withState(t, mesos.TaskState_TASK_KILLED, nil)
 		}
 		m.removeTask(fw, t)

@@ -7,6 +7,8 @@ import (
 	"sort"
 	"time"
 
+	"github.com/plateau/plateau/internal/taskstate"
+
 	"github.com/plateau/plateau/internal/model"
 
 	mesos "github.com/plateau/plateau/internal/api/mesos/v1"
@@ -174,7 +176,7 @@ func (f frameworkSnapshot) model() map[string]any {
 	tasks := make([]any, 0, len(f.tasks))
 	for _, t := range f.tasks {
 		tasks = append(tasks, model.Task(t))
-		if !isTerminal(t.GetState()) {
+		if !taskstate.IsTerminal(t.GetState()) {
 			used = append(used, t.GetResources()...)
 		}
 	}
@@ -232,7 +234,7 @@ func (a agentSnapshot) model() map[string]any {
 		"used_resources": model.Resources(a.used), "offered_resources": model.Resources(a.offered),
 		"reserved_resources": map[string]any{}, "unreserved_resources": model.Resources(i.GetResources()),
 		"attributes": attrs, "active": a.active, "deactivated": !a.active, "version": a.version,
-		"capabilities": []string{"MULTI_ROLE", "HIERARCHICAL_ROLE", "RESERVATION_REFINEMENT", "TASK_NO_EXECUTOR"},
+		"capabilities": []string{"MULTI_ROLE", "HIERARCHICAL_ROLE", "RESERVATION_REFINEMENT"},
 	}
 	if !a.reregistered.IsZero() {
 		out["reregistered_time"] = model.Seconds(a.reregistered)

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"time"
 
+	"github.com/plateau/plateau/internal/taskstate"
+
 	"google.golang.org/protobuf/proto"
 
 	mesos "github.com/plateau/plateau/internal/api/mesos/v1"
@@ -279,14 +281,14 @@ func (m *Master) statusUpdate(a *agent, u *plateaupb.StatusUpdate) {
 		if u.LatestState != nil {
 			latest = u.GetLatestState()
 		}
-		wasTerminal := isTerminal(t.GetState())
+		wasTerminal := taskstate.IsTerminal(t.GetState())
 		t = withState(t, latest, status)
 		m.replaceTask(a, t)
-		if !wasTerminal && isTerminal(latest) {
+		if !wasTerminal && taskstate.IsTerminal(latest) {
 			m.alloc.Recover(fwID, a.id, t.GetResources(), time.Now(), 0)
 			m.dirtyAgents[a.id] = struct{}{}
 		}
-		if len(status.GetUuid()) == 0 && isTerminal(status.GetState()) && fw != nil {
+		if len(status.GetUuid()) == 0 && taskstate.IsTerminal(status.GetState()) && fw != nil {
 			m.removeTask(fw, t)
 		}
 	}
@@ -326,7 +328,7 @@ func (m *Master) replaceTask(a *agent, t *mesos.Task) {
 func (m *Master) removeTask(fw *framework, t *mesos.Task) {
 	id := t.GetTaskId().GetValue()
 	agentID := t.GetAgentId().GetValue()
-	if !isTerminal(fw.tasks[id].GetState()) {
+	if !taskstate.IsTerminal(fw.tasks[id].GetState()) {
 		m.alloc.Recover(fw.id, agentID, t.GetResources(), time.Now(), 0)
 		m.dirtyAgents[agentID] = struct{}{}
 	}
@@ -352,7 +354,7 @@ func (m *Master) acknowledge(fw *framework, ack *scheduler.Call_Acknowledge) {
 		return
 	}
 	if t := fw.tasks[ack.GetTaskId().GetValue()]; t != nil &&
-		bytes.Equal(t.GetStatusUpdateUuid(), ack.GetUuid()) && isTerminal(t.GetStatusUpdateState()) {
+		bytes.Equal(t.GetStatusUpdateUuid(), ack.GetUuid()) && taskstate.IsTerminal(t.GetStatusUpdateState()) {
 		m.removeTask(fw, t)
 	}
 	a.send(&plateaupb.MasterMessage{Message: &plateaupb.MasterMessage_Acknowledgement{Acknowledgement: &plateaupb.StatusUpdateAcknowledgement{

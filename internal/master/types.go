@@ -3,6 +3,8 @@ package master
 import (
 	"time"
 
+	"github.com/plateau/plateau/internal/taskstate"
+
 	"github.com/plateau/plateau/internal/queue"
 
 	mesos "github.com/plateau/plateau/internal/api/mesos/v1"
@@ -107,7 +109,7 @@ func (a *agent) usedResources() map[string]resources.Resources {
 	for fwID, tasks := range a.tasks {
 		var r resources.Resources
 		for _, t := range tasks {
-			if !isTerminal(t.GetState()) {
+			if !taskstate.IsTerminal(t.GetState()) {
 				r = r.Add(t.GetResources())
 			}
 		}
@@ -133,16 +135,4 @@ type offer struct {
 // agentLink is the master's side of an agent's Connect stream.
 type agentLink struct {
 	out *queue.Queue[*plateaupb.MasterMessage]
-}
-
-// isTerminal reports whether a task state is final.
-func isTerminal(s mesos.TaskState) bool {
-	switch s {
-	case mesos.TaskState_TASK_FINISHED, mesos.TaskState_TASK_FAILED,
-		mesos.TaskState_TASK_KILLED, mesos.TaskState_TASK_ERROR,
-		mesos.TaskState_TASK_LOST, mesos.TaskState_TASK_DROPPED,
-		mesos.TaskState_TASK_GONE, mesos.TaskState_TASK_GONE_BY_OPERATOR:
-		return true
-	}
-	return false
 }

@@ -95,17 +95,3 @@ func TestRefuseDuration(t *testing.T) {
 		}
 	}
 }
-
-func TestIsTerminal(t *testing.T) {
-	for s := range mesos.TaskState_name {
-		state := mesos.TaskState(s)
-		want := map[mesos.TaskState]bool{
-			mesos.TaskState_TASK_FINISHED: true, mesos.TaskState_TASK_FAILED: true, mesos.TaskState_TASK_KILLED: true,
-			mesos.TaskState_TASK_ERROR: true, mesos.TaskState_TASK_LOST: true, mesos.TaskState_TASK_DROPPED: true,
-			mesos.TaskState_TASK_GONE: true, mesos.TaskState_TASK_GONE_BY_OPERATOR: true,
-		}[state]
-		if got := isTerminal(state); got != want {
-			t.Errorf("isTerminal(%v) = %v, want %v", state, got, want)
-		}
-	}
-}

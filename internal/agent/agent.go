@@ -1,0 +1,256 @@
+// Package agent is Plateau's Mesos agent: it registers with the master over
+// the AgentLink stream, launches executors in sandboxes through a
+// containerizer, serves the v1 executor API, and delivers task status
+// updates to the framework reliably.
+//
+// All of the agent's state is owned by one goroutine (loop); HTTP handlers,
+// the master link and container waiters hand it closures.
+package agent
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"strconv"
+	"sync"
+	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/protobuf/proto"
+
+	mesos "github.com/plateau/plateau/internal/api/mesos/v1"
+	"github.com/plateau/plateau/internal/api/plateaupb"
+	"github.com/plateau/plateau/internal/containerizer"
+	"github.com/plateau/plateau/internal/fetcher"
+	"github.com/plateau/plateau/internal/files"
+	"github.com/plateau/plateau/internal/queue"
+	"github.com/plateau/plateau/internal/resources"
+	"github.com/plateau/plateau/internal/version"
+)
+
+// ErrStopped is returned to callers once the agent has shut down.
+var ErrStopped = errors.New("agent is shutting down")
+
+// Agent is a running agent.
+type Agent struct {
+	cfg           Config
+	log           *slog.Logger
+	containerizer containerizer.Containerizer
+	fetcher       *fetcher.Fetcher
+	files         *files.Server
+	start         time.Time
+
+	listener net.Listener
+	http     *http.Server
+	conn     *grpc.ClientConn
+
+	work    chan func()
+	stopped chan struct{}
+
+	// Owned by the loop goroutine.
+	info                *mesos.AgentInfo // id set once registered
+	total               resources.Resources
+	link                *queue.Queue[*plateaupb.AgentMessage] // nil while disconnected
+	frameworks          map[string]*framework
+	completedFrameworks []*framework
+	updates             *updateManager
+	masterHostname      string
+}
+
+// Option customises an Agent.
+type Option func(*Agent)
+
+// WithLogger sets the logger.
+func WithLogger(l *slog.Logger) Option { return func(a *Agent) { a.log = l } }
+
+// WithContainerizer replaces the posix containerizer.
+func WithContainerizer(c containerizer.Containerizer) Option {
+	return func(a *Agent) { a.containerizer = c }
+}
+
+// New validates cfg, detects the agent's resources and binds its listener.
+func New(cfg Config, opts ...Option) (*Agent, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if err := os.MkdirAll(cfg.WorkDir, 0o755); err != nil {
+		return nil, fmt.Errorf("agent: work dir: %w", err)
+	}
+	if len(cfg.ExecutorCommand) == 0 {
+		self, err := os.Executable()
+		if err != nil {
+			return nil, fmt.Errorf("agent: locating the executor: %w", err)
+		}
+		cfg.ExecutorCommand = []string{self, "executor"}
+	}
+	total, err := totalResources(&cfg)
+	if err != nil {
+		return nil, err
+	}
+	attrs, err := parseAttributes(cfg.Attributes)
+	if err != nil {
+		return nil, err
+	}
+	a := &Agent{
+		cfg:           cfg,
+		log:           slog.Default(),
+		containerizer: containerizer.Posix{},
+		fetcher:       &fetcher.Fetcher{},
+		files:         &files.Server{},
+		start:         time.Now(),
+		work:          make(chan func(), 1024),
+		stopped:       make(chan struct{}),
+		total:         total,
+		frameworks:    map[string]*framework{},
+		updates:       newUpdateManager(),
+	}
+	for _, o := range opts {
+		o(a)
+	}
+	ln, err := net.Listen("tcp", net.JoinHostPort(cfg.IP, strconv.Itoa(cfg.Port)))
+	if err != nil {
+		return nil, fmt.Errorf("agent: listen: %w", err)
+	}
+	a.listener = ln
+	port := ln.Addr().(*net.TCPAddr).Port
+	a.info = &mesos.AgentInfo{
+		Hostname:   proto.String(cfg.hostname()),
+		Port:       proto.Int32(int32(port)),
+		Resources:  total,
+		Attributes: attrs,
+	}
+	a.conn, err = grpc.NewClient(cfg.Master, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		ln.Close()
+		return nil, fmt.Errorf("agent: master address: %w", err)
+	}
+	a.http = &http.Server{Handler: a.routes(), ReadHeaderTimeout: 10 * time.Second}
+	return a, nil
+}
+
+// Addr is the address the agent listens on.
+func (a *Agent) Addr() string { return a.listener.Addr().String() }
+
+// endpoint is host:port as executors and the master reach the agent.
+func (a *Agent) endpoint() string {
+	return net.JoinHostPort(a.cfg.advertiseIP(), strconv.Itoa(a.listener.Addr().(*net.TCPAddr).Port))
+}
+
+// Run serves until ctx is cancelled; then it shuts its executors down and
+// returns.
+func (a *Agent) Run(ctx context.Context) error {
+	a.log.Info("agent started", "addr", a.Addr(), "master", a.cfg.Master, "resources", a.total.String(), "work_dir", a.cfg.WorkDir)
+	loopCtx, stopLoop := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	wg.Add(2)
+	go func() { defer wg.Done(); a.loop(loopCtx) }()
+	go func() { defer wg.Done(); a.linkLoop(ctx) }()
+	serveErr := make(chan error, 1)
+	go func() { serveErr <- a.http.Serve(a.listener) }()
+
+	var err error
+	select {
+	case <-ctx.Done():
+	case err = <-serveErr:
+		err = fmt.Errorf("agent: serve: %w", err)
+	}
+	a.shutdownAll()
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	_ = a.http.Shutdown(shutdownCtx)
+	stopLoop()
+	wg.Wait()
+	a.conn.Close()
+	return err
+}
+
+func (a *Agent) loop(ctx context.Context) {
+	defer close(a.stopped)
+	retry := time.NewTicker(time.Second)
+	defer retry.Stop()
+	for {
+		select {
+		case fn := <-a.work:
+			fn()
+		case now := <-retry.C:
+			if a.link != nil {
+				for _, u := range a.updates.due(now) {
+					a.forward(u)
+				}
+			}
+		case <-ctx.Done():
+			return
+		}
+	}
+}
+
+// do runs fn on the loop and waits for it.
+func (a *Agent) do(ctx context.Context, fn func()) error {
+	done := make(chan struct{})
+	select {
+	case a.work <- func() { fn(); close(done) }:
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-a.stopped:
+		return ErrStopped
+	}
+	select {
+	case <-done:
+		return nil
+	case <-a.stopped:
+		return ErrStopped
+	}
+}
+
+// post runs fn on the loop without waiting.
+func (a *Agent) post(fn func()) {
+	select {
+	case a.work <- fn:
+	case <-a.stopped:
+	}
+}
+
+func (a *Agent) after(d time.Duration, fn func()) *time.Timer {
+	return time.AfterFunc(d, func() { a.post(fn) })
+}
+
+// send queues a message for the master, if connected.
+func (a *Agent) send(msg *plateaupb.AgentMessage) {
+	if a.link != nil {
+		a.link.Push(msg)
+	}
+}
+
+// shutdownAll shuts every executor down and waits (at most the grace
+// period and a little more) for them to exit: Ctrl-C on plateau dev kills
+// its tasks.
+func (a *Agent) shutdownAll() {
+	var waits []<-chan struct{}
+	if err := a.do(context.Background(), func() {
+		for _, fw := range a.frameworks {
+			for _, e := range fw.executors {
+				a.shutdownExecutor(e)
+				waits = append(waits, e.exited)
+			}
+		}
+	}); err != nil {
+		return
+	}
+	deadline := time.After(a.cfg.ExecutorShutdownGracePeriod + 3*time.Second)
+	for _, w := range waits {
+		select {
+		case <-w:
+		case <-deadline:
+			a.log.Warn("executors still running at shutdown")
+			return
+		}
+	}
+}
+
+// version reported in registrations and /state.
+func agentVersion() string { return version.MesosVersion }

@@ -1,0 +1,121 @@
+package agent
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"net"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/plateau/plateau/internal/resources"
+)
+
+// Config holds the agent's settings, with Mesos's flag names and defaults
+// (docs/configuration/agent.md). Start from DefaultConfig.
+type Config struct {
+	Master      string // --master: host:port of the master
+	IP          string // --ip
+	Port        int    // --port
+	AdvertiseIP string // --advertise_ip
+	Hostname    string // --hostname
+	WorkDir     string // --work_dir (required)
+	Resources   string // --resources (text or JSON); detected when empty
+	Attributes  string // --attributes, e.g. "rack:r1;zone:a"
+
+	ExecutorRegistrationTimeout time.Duration
+	ExecutorShutdownGracePeriod time.Duration
+	RegistrationBackoffFactor   time.Duration
+
+	// ExecutorCommand starts the command executor; default: this binary's
+	// "executor" subcommand.
+	ExecutorCommand []string
+}
+
+// DefaultConfig returns Mesos's defaults.
+func DefaultConfig() Config {
+	return Config{
+		IP:                          "0.0.0.0",
+		Port:                        5051,
+		ExecutorRegistrationTimeout: time.Minute,
+		ExecutorShutdownGracePeriod: 5 * time.Second,
+		RegistrationBackoffFactor:   time.Second,
+	}
+}
+
+// RegisterFlags binds c to flags in fs.
+func (c *Config) RegisterFlags(fs *flag.FlagSet) {
+	fs.StringVar(&c.Master, "master", c.Master, "the master's host:port")
+	fs.StringVar(&c.IP, "ip", c.IP, "IP address to listen on")
+	fs.IntVar(&c.Port, "port", c.Port, "port to listen on (executor and operator APIs)")
+	fs.StringVar(&c.AdvertiseIP, "advertise_ip", c.AdvertiseIP, "IP address advertised to the master and executors (default: --ip, or 127.0.0.1 when --ip is 0.0.0.0)")
+	fs.StringVar(&c.Hostname, "hostname", c.Hostname, "hostname the agent advertises (default: the system hostname)")
+	fs.StringVar(&c.WorkDir, "work_dir", c.WorkDir, "directory for sandboxes and agent state (required)")
+	fs.StringVar(&c.Resources, "resources", c.Resources, `total resources, e.g. "cpus:4;mem:8192;disk:10000;ports:[31000-32000];cpus(web):2" or a JSON array of Resource (default: detected)`)
+	fs.StringVar(&c.Attributes, "attributes", c.Attributes, `attributes, e.g. "rack:r1;zone:a;level:3"`)
+	fs.DurationVar(&c.ExecutorRegistrationTimeout, "executor_registration_timeout", c.ExecutorRegistrationTimeout, "how long an executor may take to subscribe before it is killed")
+	fs.DurationVar(&c.ExecutorShutdownGracePeriod, "executor_shutdown_grace_period", c.ExecutorShutdownGracePeriod, "how long an executor has to shut down after SHUTDOWN")
+	fs.DurationVar(&c.RegistrationBackoffFactor, "registration_backoff_factor", c.RegistrationBackoffFactor, "initial backoff between attempts to (re-)register with the master")
+}
+
+// Validate reports every invalid setting.
+func (c *Config) Validate() error {
+	var errs []error
+	if c.Master == "" {
+		errs = append(errs, errors.New("--master is required"))
+	} else if _, _, err := net.SplitHostPort(c.Master); err != nil {
+		errs = append(errs, fmt.Errorf("--master %q is not host:port", c.Master))
+	}
+	if c.WorkDir == "" {
+		errs = append(errs, errors.New("--work_dir is required"))
+	}
+	if net.ParseIP(c.IP) == nil {
+		errs = append(errs, fmt.Errorf("--ip %q is not an IP address", c.IP))
+	}
+	if c.AdvertiseIP != "" && net.ParseIP(c.AdvertiseIP) == nil {
+		errs = append(errs, fmt.Errorf("--advertise_ip %q is not an IP address", c.AdvertiseIP))
+	}
+	if c.Port < 0 || c.Port > 65535 {
+		errs = append(errs, fmt.Errorf("--port %d is not a port number", c.Port))
+	}
+	if c.Resources != "" {
+		if _, err := resources.Parse(c.Resources, "*"); err != nil {
+			errs = append(errs, fmt.Errorf("--resources: %w", err))
+		}
+	}
+	if _, err := parseAttributes(c.Attributes); err != nil {
+		errs = append(errs, fmt.Errorf("--attributes: %w", err))
+	}
+	for name, d := range map[string]time.Duration{
+		"executor_registration_timeout":  c.ExecutorRegistrationTimeout,
+		"executor_shutdown_grace_period": c.ExecutorShutdownGracePeriod,
+		"registration_backoff_factor":    c.RegistrationBackoffFactor,
+	} {
+		if d <= 0 {
+			errs = append(errs, fmt.Errorf("--%s must be positive", name))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+func (c *Config) advertiseIP() string {
+	if c.AdvertiseIP != "" {
+		return c.AdvertiseIP
+	}
+	if ip := net.ParseIP(c.IP); ip != nil && !ip.IsUnspecified() {
+		return c.IP
+	}
+	return "127.0.0.1"
+}
+
+func (c *Config) hostname() string {
+	if c.Hostname != "" {
+		return c.Hostname
+	}
+	h, err := os.Hostname()
+	if err != nil || strings.TrimSpace(h) == "" {
+		return c.advertiseIP()
+	}
+	return h
+}

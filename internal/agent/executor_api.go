@@ -1,0 +1,243 @@
+package agent
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+
+	"github.com/google/uuid"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/plateau/plateau/internal/api/codec"
+	mesos "github.com/plateau/plateau/internal/api/mesos/v1"
+	"github.com/plateau/plateau/internal/api/mesos/v1/executor"
+	"github.com/plateau/plateau/internal/api/plateaupb"
+	"github.com/plateau/plateau/internal/queue"
+)
+
+type httpError struct {
+	status int
+	msg    string
+}
+
+func (e *httpError) Error() string { return e.msg }
+
+func badRequest(format string, args ...any) error {
+	return &httpError{http.StatusBadRequest, fmt.Sprintf(format, args...)}
+}
+
+func writeError(w http.ResponseWriter, err error) {
+	status := http.StatusInternalServerError
+	var he *httpError
+	switch {
+	case errors.As(err, &he):
+		status = he.status
+	case errors.Is(err, codec.ErrMissingContentType):
+		status = http.StatusBadRequest
+	case errors.Is(err, codec.ErrUnsupportedMediaType):
+		status = http.StatusUnsupportedMediaType
+	case errors.Is(err, codec.ErrNotAcceptable):
+		status = http.StatusNotAcceptable
+	case errors.Is(err, ErrStopped):
+		status = http.StatusServiceUnavailable
+	}
+	http.Error(w, err.Error(), status)
+}
+
+// serveExecutor is POST /api/v1/executor, the v1 executor API.
+func (a *Agent) serveExecutor(w http.ResponseWriter, r *http.Request) {
+	if r.Method != http.MethodPost {
+		w.Header().Set("Allow", http.MethodPost)
+		http.Error(w, fmt.Sprintf("Expecting one of { 'POST' }, but received '%s'", r.Method), http.StatusMethodNotAllowed)
+		return
+	}
+	c, err := codec.ForContentType(r.Header.Get("Content-Type"))
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	body, err := io.ReadAll(io.LimitReader(r.Body, 64<<20))
+	if err != nil {
+		writeError(w, badRequest("Failed to read request body: %v", err))
+		return
+	}
+	call := &executor.Call{}
+	if err := c.Unmarshal(body, call); err != nil {
+		writeError(w, badRequest("Failed to parse body into Call protobuf: %v", err))
+		return
+	}
+	if err := validateExecutorCall(call); err != nil {
+		writeError(w, badRequest("Failed to validate executor::Call: %v", err))
+		return
+	}
+	if call.GetType() == executor.Call_SUBSCRIBE {
+		a.serveExecutorSubscribe(w, r, call)
+		return
+	}
+	fwID, execID := call.GetFrameworkId().GetValue(), call.GetExecutorId().GetValue()
+	if doErr := a.do(r.Context(), func() {
+		e := a.executor(fwID, execID)
+		switch {
+		case e == nil:
+			err = badRequest("Executor %s of framework %s cannot be found", execID, fwID)
+		case call.GetType() == executor.Call_UPDATE:
+			status := proto.Clone(call.GetUpdate().GetStatus()).(*mesos.TaskStatus)
+			if _, known := e.tasks[status.GetTaskId().GetValue()]; !known {
+				err = badRequest("Task %s is unknown to executor %s", status.GetTaskId().GetValue(), execID)
+				return
+			}
+			a.statusUpdate(fwID, e, status)
+			e.send(&executor.Event{Type: executor.Event_ACKNOWLEDGED.Enum(), Acknowledged: &executor.Event_Acknowledged{
+				TaskId: status.GetTaskId(), Uuid: status.GetUuid()}})
+		case call.GetType() == executor.Call_MESSAGE:
+			a.send(&plateaupb.AgentMessage{Message: &plateaupb.AgentMessage_ExecutorToFramework{ExecutorToFramework: &plateaupb.ExecutorToFramework{
+				FrameworkId: call.GetFrameworkId(), ExecutorId: call.GetExecutorId(), Data: call.GetMessage().GetData()}}})
+		default:
+			err = badRequest("Unsupported call type %s", call.GetType())
+		}
+	}); doErr != nil {
+		err = doErr
+	}
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	w.WriteHeader(http.StatusAccepted)
+}
+
+// validateExecutorCall checks a call's shape as Mesos's
+// validation::executor::call::validate does.
+func validateExecutorCall(c *executor.Call) error {
+	switch {
+	case c.Type == nil:
+		return errors.New("Expecting 'type' to be present")
+	case c.GetExecutorId().GetValue() == "":
+		return errors.New("Expecting 'executor_id' to be present")
+	case c.GetFrameworkId().GetValue() == "":
+		return errors.New("Expecting 'framework_id' to be present")
+	}
+	switch c.GetType() {
+	case executor.Call_SUBSCRIBE:
+		if c.Subscribe == nil {
+			return errors.New("Expecting 'subscribe' to be present")
+		}
+	case executor.Call_UPDATE:
+		if c.Update == nil {
+			return errors.New("Expecting 'update' to be present")
+		}
+		s := c.GetUpdate().GetStatus()
+		if _, err := uuid.FromBytes(s.GetUuid()); err != nil {
+			return errors.New("'uuid' must be a valid UUID")
+		}
+		if s.ExecutorId != nil && s.GetExecutorId().GetValue() != c.GetExecutorId().GetValue() {
+			return errors.New("ExecutorID in Call and Status differ")
+		}
+		if s.GetSource() != mesos.TaskStatus_SOURCE_EXECUTOR {
+			return errors.New("Received Call from executor with invalid source")
+		}
+		if s.GetState() == mesos.TaskState_TASK_STAGING {
+			return errors.New("Received TASK_STAGING from executor")
+		}
+	case executor.Call_MESSAGE:
+		if c.Message == nil {
+			return errors.New("Expecting 'message' to be present")
+		}
+	default:
+		return fmt.Errorf("Unknown call type %v", c.GetType())
+	}
+	return nil
+}
+
+// serveExecutorSubscribe answers SUBSCRIBE with the executor's event
+// stream: SUBSCRIBED, then the tasks waiting for it.
+func (a *Agent) serveExecutorSubscribe(w http.ResponseWriter, r *http.Request, call *executor.Call) {
+	enc, err := codec.ForAccept(r.Header.Get("Accept"))
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	fwID, execID := call.GetFrameworkId().GetValue(), call.GetExecutorId().GetValue()
+	var events *queue.Queue[*executor.Event]
+	var streamID int
+	if doErr := a.do(r.Context(), func() { events, streamID, err = a.subscribeExecutor(fwID, execID, call.GetSubscribe()) }); doErr != nil {
+		err = doErr
+	}
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	w.Header().Set("Content-Type", enc.ContentType())
+	w.WriteHeader(http.StatusOK)
+	rw := codec.NewRecordIOWriter(w, enc)
+	var batch []*executor.Event
+	for {
+		var closed bool
+		batch, closed = events.Take(batch)
+		for _, ev := range batch {
+			if err := rw.Write(ev); err != nil {
+				a.post(func() { a.executorDisconnected(fwID, execID, streamID) })
+				return
+			}
+		}
+		if closed {
+			return
+		}
+		select {
+		case <-events.Wake:
+		case <-r.Context().Done():
+			a.post(func() { a.executorDisconnected(fwID, execID, streamID) })
+			return
+		}
+	}
+}
+
+// subscribeExecutor attaches an executor's event stream and hands it its
+// waiting tasks. A re-subscribing executor reports the updates the agent
+// has not acknowledged; those are handled again.
+func (a *Agent) subscribeExecutor(fwID, execID string, sub *executor.Call_Subscribe) (*queue.Queue[*executor.Event], int, error) {
+	e := a.executor(fwID, execID)
+	if e == nil || e.terminated {
+		return nil, 0, badRequest("Executor %s of framework %s cannot be found", execID, fwID)
+	}
+	if e.stream != nil {
+		e.stream.Close()
+	}
+	if e.registration != nil {
+		e.registration.Stop()
+	}
+	e.stream = queue.New[*executor.Event]()
+	e.streamID++
+	fw := a.frameworks[fwID]
+	e.send(&executor.Event{Type: executor.Event_SUBSCRIBED.Enum(), Subscribed: &executor.Event_Subscribed{
+		ExecutorInfo: e.info, FrameworkInfo: fw.info, AgentInfo: a.info,
+		ContainerId: &mesos.ContainerID{Value: proto.String(e.containerID)},
+	}})
+	for _, u := range sub.GetUnacknowledgedUpdates() {
+		if u.GetStatus() != nil && !a.updates.pending(fwID, u.GetStatus().GetTaskId().GetValue()) {
+			a.statusUpdate(fwID, e, proto.Clone(u.GetStatus()).(*mesos.TaskStatus))
+		}
+	}
+	for _, t := range e.queued {
+		e.send(launchEvent(t))
+	}
+	for _, g := range e.queuedGroup {
+		e.send(launchGroupEvent(g))
+	}
+	e.queued, e.queuedGroup = nil, nil
+	if e.shuttingDown {
+		e.send(&executor.Event{Type: executor.Event_SHUTDOWN.Enum()})
+	}
+	return e.stream, e.streamID, nil
+}
+
+// executorDisconnected handles an executor's stream ending.
+func (a *Agent) executorDisconnected(fwID, execID string, streamID int) {
+	e := a.executor(fwID, execID)
+	if e == nil || e.streamID != streamID || e.stream == nil {
+		return
+	}
+	e.stream.Close()
+	e.stream = nil
+	a.log.Info("executor disconnected", "framework", fwID, "executor", execID)
+}

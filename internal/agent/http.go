@@ -1,0 +1,119 @@
+package agent
+
+import (
+	"encoding/json"
+	"net/http"
+
+	mesos "github.com/plateau/plateau/internal/api/mesos/v1"
+	"github.com/plateau/plateau/internal/model"
+	"github.com/plateau/plateau/internal/version"
+)
+
+func (a *Agent) routes() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("/api/v1/executor", a.serveExecutor)
+	for _, p := range []string{"/state", "/state.json", "/slave(1)/state", "/slave(1)/state.json"} {
+		mux.HandleFunc("GET "+p, a.serveState)
+	}
+	for _, p := range []string{"/health", "/slave(1)/health"} {
+		mux.HandleFunc(p, func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusOK) })
+	}
+	mux.HandleFunc("GET /version", func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, map[string]any{"version": version.MesosVersion, "plateau_version": version.Version, "build_date": "", "build_time": 0, "build_user": ""})
+	})
+	a.files.Register(mux)
+	return mux
+}
+
+func writeJSON(w http.ResponseWriter, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	_ = json.NewEncoder(w).Encode(v)
+}
+
+// serveState is /state in Mesos's agent layout.
+func (a *Agent) serveState(w http.ResponseWriter, r *http.Request) {
+	var state map[string]any
+	if err := a.do(r.Context(), func() { state = a.stateModel() }); err != nil {
+		writeError(w, err)
+		return
+	}
+	writeJSON(w, state)
+}
+
+// stateModel builds /state on the loop; it is small (one agent's worth).
+func (a *Agent) stateModel() map[string]any {
+	frameworks := []any{}
+	for _, fw := range a.frameworks {
+		frameworks = append(frameworks, a.frameworkModel(fw))
+	}
+	completed := []any{}
+	for _, fw := range a.completedFrameworks {
+		completed = append(completed, a.frameworkModel(fw))
+	}
+	attrs := map[string]any{}
+	for _, at := range a.info.GetAttributes() {
+		attrs[at.GetName()] = model.AttributeValue(at)
+	}
+	return map[string]any{
+		"version":              version.MesosVersion,
+		"plateau_version":      version.Version,
+		"id":                   a.info.GetId().GetValue(),
+		"pid":                  "slave(1)@" + a.endpoint(),
+		"hostname":             a.info.GetHostname(),
+		"start_time":           model.Seconds(a.start),
+		"resources":            model.Resources(a.total),
+		"attributes":           attrs,
+		"master_hostname":      a.cfg.Master,
+		"flags":                a.flagMap(),
+		"frameworks":           frameworks,
+		"completed_frameworks": completed,
+	}
+}
+
+func (a *Agent) flagMap() map[string]string {
+	c := a.cfg
+	return map[string]string{
+		"master": c.Master, "ip": c.IP, "port": a.listener.Addr().String(), "hostname": c.Hostname, "work_dir": c.WorkDir,
+		"resources": c.Resources, "attributes": c.Attributes,
+		"executor_registration_timeout":  c.ExecutorRegistrationTimeout.String(),
+		"executor_shutdown_grace_period": c.ExecutorShutdownGracePeriod.String(),
+	}
+}
+
+func (a *Agent) frameworkModel(fw *framework) map[string]any {
+	executors := []any{}
+	for _, e := range fw.executors {
+		executors = append(executors, executorModel(e))
+	}
+	completed := []any{}
+	for _, e := range fw.completedExecutors {
+		completed = append(completed, executorModel(e))
+	}
+	i := fw.info
+	return map[string]any{
+		"id": i.GetId().GetValue(), "name": i.GetName(), "user": i.GetUser(), "role": i.GetRole(),
+		"checkpoint": i.GetCheckpoint(), "failover_timeout": i.GetFailoverTimeout(), "hostname": i.GetHostname(),
+		"executors": executors, "completed_executors": completed,
+	}
+}
+
+func executorModel(e *executorRun) map[string]any {
+	tasks, queued, completed := []any{}, []any{}, []any{}
+	var used []*mesos.Resource
+	for _, t := range e.tasks {
+		tasks = append(tasks, model.Task(t))
+		used = append(used, t.GetResources()...)
+	}
+	for _, t := range e.queued {
+		queued = append(queued, map[string]any{"id": t.GetTaskId().GetValue(), "name": t.GetName(), "resources": model.Resources(t.GetResources())})
+	}
+	for _, t := range e.completed {
+		completed = append(completed, model.Task(t))
+	}
+	return map[string]any{
+		"id": e.info.GetExecutorId().GetValue(), "name": e.info.GetName(), "source": e.info.GetSource(),
+		"container": e.containerID, "directory": e.directory, "type": e.info.GetType().String(),
+		"resources": model.Resources(append(used, e.info.GetResources()...)),
+		"tasks":     tasks, "queued_tasks": queued, "completed_tasks": completed,
+	}
+}

@@ -1,0 +1,184 @@
+package agent
+
+import (
+	"context"
+	"errors"
+	"math/rand/v2"
+	"time"
+
+	"google.golang.org/protobuf/proto"
+
+	mesos "github.com/plateau/plateau/internal/api/mesos/v1"
+	"github.com/plateau/plateau/internal/api/plateaupb"
+	"github.com/plateau/plateau/internal/queue"
+)
+
+// maxRegistrationBackoff caps the wait between registration attempts.
+const maxRegistrationBackoff = 30 * time.Second
+
+// linkLoop keeps the agent connected to its master: it opens the
+// AgentLink stream, (re-)registers, relays messages both ways, and starts
+// again with backoff whenever the stream breaks, until ctx ends.
+func (a *Agent) linkLoop(ctx context.Context) {
+	client := plateaupb.NewAgentLinkClient(a.conn)
+	backoff := a.cfg.RegistrationBackoffFactor
+	for ctx.Err() == nil {
+		registered, err := a.session(ctx, client)
+		if ctx.Err() != nil {
+			return
+		}
+		if registered {
+			backoff = a.cfg.RegistrationBackoffFactor
+		}
+		a.log.Warn("disconnected from master; will register again", "master", a.cfg.Master, "err", err)
+		// Mesos waits a random time up to the backoff, doubling it.
+		wait := time.Duration(rand.Int64N(int64(backoff)) + 1)
+		backoff = min(2*backoff, maxRegistrationBackoff)
+		select {
+		case <-time.After(wait):
+		case <-ctx.Done():
+			return
+		}
+	}
+}
+
+// session runs one AgentLink stream; it reports whether the master
+// accepted the registration.
+func (a *Agent) session(ctx context.Context, client plateaupb.AgentLinkClient) (bool, error) {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	stream, err := client.Connect(ctx)
+	if err != nil {
+		return false, err
+	}
+	var reg *plateaupb.RegisterAgent
+	if err := a.do(ctx, func() { reg = a.registration() }); err != nil {
+		return false, err
+	}
+	if err := stream.Send(&plateaupb.AgentMessage{Message: &plateaupb.AgentMessage_Register{Register: reg}}); err != nil {
+		return false, err
+	}
+	first, err := stream.Recv()
+	if err != nil {
+		return false, err
+	}
+	if first.GetRegistered() == nil {
+		return false, errors.New("master did not answer the registration")
+	}
+	out := queue.New[*plateaupb.AgentMessage]()
+	if err := a.do(ctx, func() { a.registered(first.GetRegistered(), out) }); err != nil {
+		return true, err
+	}
+	defer a.post(func() {
+		if a.link == out {
+			a.link = nil
+		}
+	})
+	defer out.Close()
+
+	recvErr := make(chan error, 1)
+	go func() {
+		for {
+			msg, err := stream.Recv()
+			if err != nil {
+				recvErr <- err
+				return
+			}
+			a.post(func() { a.masterMessage(msg) })
+		}
+	}()
+	var batch []*plateaupb.AgentMessage
+	for {
+		var closed bool
+		batch, closed = out.Take(batch)
+		for _, msg := range batch {
+			if err := stream.Send(msg); err != nil {
+				return true, err
+			}
+		}
+		if closed {
+			return true, errors.New("link closed")
+		}
+		select {
+		case <-out.Wake:
+		case err := <-recvErr:
+			return true, err
+		case <-ctx.Done():
+			return true, ctx.Err()
+		}
+	}
+}
+
+// registration describes the agent, and when re-registering what it runs.
+func (a *Agent) registration() *plateaupb.RegisterAgent {
+	reg := &plateaupb.RegisterAgent{
+		AgentInfo: proto.Clone(a.info).(*mesos.AgentInfo),
+		Version:   proto.String(agentVersion()),
+		Endpoint:  proto.String(a.endpoint()),
+		Capabilities: []*mesos.AgentInfo_Capability{
+			{Type: mesos.AgentInfo_Capability_MULTI_ROLE.Enum()},
+			{Type: mesos.AgentInfo_Capability_HIERARCHICAL_ROLE.Enum()},
+			{Type: mesos.AgentInfo_Capability_RESERVATION_REFINEMENT.Enum()},
+		},
+	}
+	for _, fw := range a.frameworks {
+		reg.Frameworks = append(reg.Frameworks, fw.info)
+		for _, e := range fw.executors {
+			if !e.command {
+				reg.Executors = append(reg.Executors, e.info)
+			}
+			for _, t := range e.tasks {
+				reg.Tasks = append(reg.Tasks, t)
+			}
+		}
+	}
+	return reg
+}
+
+// registered records the master's answer and resends what the framework
+// has not acknowledged yet.
+func (a *Agent) registered(r *plateaupb.AgentRegistered, out *queue.Queue[*plateaupb.AgentMessage]) {
+	if a.info.Id == nil {
+		a.info.Id = r.GetAgentId()
+		a.files.Attach("/slave/log", a.cfg.WorkDir) // browseable work dir
+	}
+	a.link = out
+	a.log.Info("registered with master", "agent", a.info.GetId().GetValue(), "reregistered", r.GetReregistered())
+	for _, u := range a.updates.heads() {
+		a.forward(u)
+	}
+}
+
+// masterMessage dispatches a message from the master.
+func (a *Agent) masterMessage(msg *plateaupb.MasterMessage) {
+	switch m := msg.GetMessage().(type) {
+	case *plateaupb.MasterMessage_RunTask:
+		a.runTask(m.RunTask.GetFramework(), nil, m.RunTask.GetTask(), nil)
+	case *plateaupb.MasterMessage_RunTaskGroup:
+		g := m.RunTaskGroup
+		a.runTask(g.GetFramework(), g.GetExecutor(), nil, g.GetTaskGroup())
+	case *plateaupb.MasterMessage_KillTask:
+		a.killTask(m.KillTask)
+	case *plateaupb.MasterMessage_ShutdownFramework:
+		a.shutdownFramework(m.ShutdownFramework.GetFrameworkId().GetValue())
+	case *plateaupb.MasterMessage_ShutdownExecutor:
+		if e := a.executor(m.ShutdownExecutor.GetFrameworkId().GetValue(), m.ShutdownExecutor.GetExecutorId().GetValue()); e != nil {
+			a.shutdownExecutor(e)
+		}
+	case *plateaupb.MasterMessage_Acknowledgement:
+		a.acknowledgement(m.Acknowledgement)
+	case *plateaupb.MasterMessage_FrameworkToExecutor:
+		f := m.FrameworkToExecutor
+		if e := a.executor(f.GetFrameworkId().GetValue(), f.GetExecutorId().GetValue()); e != nil {
+			e.sendMessage(f.GetData())
+		}
+	case *plateaupb.MasterMessage_UpdateFramework:
+		if fw := a.frameworks[m.UpdateFramework.GetFrameworkInfo().GetId().GetValue()]; fw != nil {
+			fw.info = m.UpdateFramework.GetFrameworkInfo()
+		}
+	case *plateaupb.MasterMessage_Registered:
+		// A duplicate answer; nothing to do.
+	default:
+		a.log.Warn("ignoring unknown message from master")
+	}
+}

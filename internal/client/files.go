@@ -1,0 +1,52 @@
+package client
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/url"
+)
+
+// Files reads sandbox files through an agent's /files API.
+type Files struct {
+	// Agent is the agent's host:port.
+	Agent string
+	HTTP  *http.Client
+}
+
+// SandboxPath is the virtual path of an executor's latest sandbox, as
+// Mesos agents serve it.
+func SandboxPath(frameworkID, executorID string) string {
+	return fmt.Sprintf("/frameworks/%s/executors/%s/runs/latest", frameworkID, executorID)
+}
+
+// Read returns up to length bytes of the file at path from offset, and the
+// offset they start at. ErrNotFound tells a file that does not exist (yet).
+func (f *Files) Read(ctx context.Context, path string, offset, length int64) ([]byte, int64, error) {
+	q := url.Values{"path": {path}, "offset": {fmt.Sprint(offset)}, "length": {fmt.Sprint(length)}}
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+f.Agent+"/files/read?"+q.Encode(), nil)
+	if err != nil {
+		return nil, 0, err
+	}
+	client := f.HTTP
+	if client == nil {
+		client = http.DefaultClient
+	}
+	resp, err := client.Do(req)
+	if err != nil {
+		return nil, 0, err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return nil, 0, responseError(resp)
+	}
+	var out struct {
+		Data   string `json:"data"`
+		Offset int64  `json:"offset"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&out); err != nil {
+		return nil, 0, err
+	}
+	return []byte(out.Data), out.Offset, nil
+}

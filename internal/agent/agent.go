@@ -145,11 +145,14 @@ func (a *Agent) endpoint() string {
 // returns.
 func (a *Agent) Run(ctx context.Context) error {
 	a.log.Info("agent started", "addr", a.Addr(), "master", a.cfg.Master, "resources", a.total.String(), "work_dir", a.cfg.WorkDir)
+	// The loop and the link outlive ctx a little: executors are shut down
+	// first, so their last updates still reach the master.
 	loopCtx, stopLoop := context.WithCancel(context.Background())
+	linkCtx, stopLink := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
 	wg.Add(2)
 	go func() { defer wg.Done(); a.loop(loopCtx) }()
-	go func() { defer wg.Done(); a.linkLoop(ctx) }()
+	go func() { defer wg.Done(); a.linkLoop(linkCtx) }()
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- a.http.Serve(a.listener) }()
 
@@ -160,6 +163,7 @@ func (a *Agent) Run(ctx context.Context) error {
 		err = fmt.Errorf("agent: serve: %w", err)
 	}
 	a.shutdownAll()
+	stopLink()
 	shutdownCtx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
 	_ = a.http.Shutdown(shutdownCtx)

@@ -27,7 +27,10 @@ import (
 const maxCompleted = 100
 
 type framework struct {
-	info               *mesos.FrameworkInfo
+	info *mesos.FrameworkInfo
+	// shuttingDown is set once the master has removed the framework: its
+	// tasks' updates have nobody to go to.
+	shuttingDown       bool
 	executors          map[string]*executorRun
 	completedExecutors []*executorRun
 }
@@ -381,6 +384,9 @@ func (a *Agent) statusUpdate(fwID string, e *executorRun, status *mesos.TaskStat
 			e.tasks[status.GetTaskId().GetValue()] = n
 		}
 	}
+	if fw := a.frameworks[fwID]; fw != nil && fw.shuttingDown {
+		return
+	}
 	u := &plateaupb.StatusUpdate{FrameworkId: &mesos.FrameworkID{Value: proto.String(fwID)}, Status: status}
 	if e != nil {
 		u.ExecutorId = e.info.GetExecutorId()
@@ -505,6 +511,7 @@ func (a *Agent) shutdownFramework(fwID string) {
 		return
 	}
 	a.log.Info("shutting down framework", "framework", fwID)
+	fw.shuttingDown = true
 	for _, e := range fw.executors {
 		a.shutdownExecutor(e)
 	}

@@ -174,8 +174,7 @@ func (l *loggingFlags) logger(env Env, component string) (*slog.Logger, error) {
 	default:
 		return nil, usageError{fmt.Errorf("--logging_level %q is not one of DEBUG, INFO, WARNING, ERROR", l.level)}
 	}
-	h := slog.NewTextHandler(env.Stderr, &slog.HandlerOptions{Level: level})
-	return slog.New(h).With("component", component), nil
+	return slog.New(slog.NewTextHandler(env.Stderr, &slog.HandlerOptions{Level: level})).With("component", component), nil
 }
 
 func errUnexpectedArgs(args []string) error {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net"
 	"os"
 	"path/filepath"
@@ -31,18 +32,19 @@ func runDev(ctx context.Context, env Env, args []string) error {
 	if fs.NArg() > 0 {
 		return usageError{errUnexpectedArgs(fs.Args())}
 	}
-	log, err := logging.logger(env, "dev")
-	if err != nil {
+	if _, err := logging.logger(env, ""); err != nil {
 		return err
 	}
 	if *workDir == "" {
-		if *workDir, err = devWorkDir(); err != nil {
+		dir, err := devWorkDir()
+		if err != nil {
 			return err
 		}
+		*workDir = dir
 	}
 	mcfg := master.DefaultConfig()
 	mcfg.IP, mcfg.Port, mcfg.WorkDir = *ip, *masterPort, filepath.Join(*workDir, "master")
-	m, err := master.New(mcfg, master.WithLogger(log.With("component", "master")))
+	m, err := master.New(mcfg, master.WithLogger(mustLogger(logging, env, "master")))
 	if err != nil {
 		return err
 	}
@@ -52,7 +54,7 @@ func runDev(ctx context.Context, env Env, args []string) error {
 	if err := acfg.Validate(); err != nil {
 		return usageError{err}
 	}
-	a, err := agent.New(acfg, agent.WithLogger(log.With("component", "agent")))
+	a, err := agent.New(acfg, agent.WithLogger(mustLogger(logging, env, "agent")))
 	if err != nil {
 		return err
 	}
@@ -92,4 +94,10 @@ func devWorkDir() (string, error) {
 		return "", err
 	}
 	return os.MkdirTemp(base, "dev-")
+}
+
+// mustLogger is logging.logger for flags already checked.
+func mustLogger(l loggingFlags, env Env, component string) *slog.Logger {
+	log, _ := l.logger(env, component)
+	return log
 }

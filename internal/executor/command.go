@@ -100,15 +100,16 @@ type commandExecutor struct {
 	url    string
 	log    io.Writer
 
-	task     *mesos.TaskInfo
-	cmd      *exec.Cmd
-	exited   chan error // the task process's Wait result
-	killing  bool
-	killedAt time.Time
-	grace    time.Duration
-	terminal *mesos.TaskStatus // the terminal status, once sent
-	unacked  map[string]*mesos.TaskStatus
-	shutdown bool
+	framework *mesos.FrameworkInfo
+	task      *mesos.TaskInfo
+	cmd       *exec.Cmd
+	exited    chan error // the task process's Wait result
+	killing   bool
+	killedAt  time.Time
+	grace     time.Duration
+	terminal  *mesos.TaskStatus // the terminal status, once sent
+	unacked   map[string]*mesos.TaskStatus
+	shutdown  bool
 }
 
 // RunCommand runs the command executor until its task has ended and the
@@ -196,6 +197,7 @@ func (e *commandExecutor) run(ctx context.Context) error {
 func (e *commandExecutor) handle(ev *executor.Event, killTimer *<-chan time.Time) bool {
 	switch ev.GetType() {
 	case executor.Event_SUBSCRIBED:
+		e.framework = ev.GetSubscribed().GetFrameworkInfo()
 		fmt.Fprintf(e.log, "Subscribed executor on %s\n", ev.GetSubscribed().GetAgentInfo().GetHostname())
 	case executor.Event_LAUNCH:
 		if e.task != nil {
@@ -279,7 +281,12 @@ func (e *commandExecutor) kill(grace time.Duration) <-chan time.Time {
 	if !e.killing {
 		e.killing = true
 		e.grace = grace
-		e.update(mesos.TaskState_TASK_KILLING, "", nil)
+		// Only frameworks that asked for it hear of TASK_KILLING.
+		for _, c := range e.framework.GetCapabilities() {
+			if c.GetType() == mesos.FrameworkInfo_Capability_TASK_KILLING_STATE {
+				e.update(mesos.TaskState_TASK_KILLING, "", nil)
+			}
+		}
 	}
 	if grace <= 0 {
 		_ = syscall.Kill(-e.cmd.Process.Pid, syscall.SIGKILL)

@@ -1,0 +1,123 @@
+// Package cluster starts whole Plateau clusters (a master and agents) in
+// one process, on loopback ports, for tests and benchmarks.
+//
+// Executors are real processes. Test binaries double as the executor: call
+// RunIfExecutor first thing in TestMain, and the agents start the test
+// binary itself, which then runs the command executor.
+package cluster
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"os"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/plateau/plateau/internal/agent"
+	"github.com/plateau/plateau/internal/cli"
+	"github.com/plateau/plateau/internal/master"
+)
+
+// roleEnv tells a re-executed test binary what to be.
+const roleEnv = "PLATEAU_TEST_ROLE"
+
+// RunIfExecutor turns the process into the command executor when a test
+// agent started it, and otherwise returns at once.
+func RunIfExecutor() {
+	if os.Getenv(roleEnv) != "executor" {
+		return
+	}
+	code := cli.Main(context.Background(), []string{"executor"}, cli.Env{Stdout: os.Stdout, Stderr: os.Stderr, Getenv: os.Getenv})
+	os.Exit(code)
+}
+
+// Options shape a cluster.
+type Options struct {
+	Agents    int    // default 1
+	Resources string // each agent's --resources; default cpus:4;mem:4096;disk:4096;ports:[31000-31099]
+	// Master and Agent adjust the configurations before start.
+	Master func(*master.Config)
+	Agent  func(i int, c *agent.Config)
+	// Log receives the components' logs (default: discarded unless -v).
+	Log io.Writer
+}
+
+// Cluster is a running cluster.
+type Cluster struct {
+	Master *master.Master
+	Agents []*agent.Agent
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+}
+
+// Start starts a cluster that stops when the test ends.
+func Start(t testing.TB, opts Options) *Cluster {
+	t.Helper()
+	if opts.Agents == 0 {
+		opts.Agents = 1
+	}
+	if opts.Resources == "" {
+		opts.Resources = "cpus:4;mem:4096;disk:4096;ports:[31000-31099]"
+	}
+	out := opts.Log
+	if out == nil {
+		out = io.Discard
+		if testing.Verbose() {
+			out = os.Stderr
+		}
+	}
+	log := slog.New(slog.NewTextHandler(out, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	mcfg := master.DefaultConfig()
+	mcfg.IP, mcfg.Port = "127.0.0.1", 0
+	mcfg.AllocationInterval = 100 * time.Millisecond
+	if opts.Master != nil {
+		opts.Master(&mcfg)
+	}
+	m, err := master.New(mcfg, master.WithLogger(log.With("component", "master")))
+	if err != nil {
+		t.Fatalf("starting master: %v", err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	c := &Cluster{Master: m, cancel: cancel}
+	c.wg.Add(1)
+	go func() { defer c.wg.Done(); _ = m.Run(ctx) }()
+
+	self, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.Setenv(roleEnv, "executor") // inherited by executors only
+	for i := range opts.Agents {
+		acfg := agent.DefaultConfig()
+		acfg.Master = m.Addr()
+		acfg.IP, acfg.Port = "127.0.0.1", 0
+		acfg.WorkDir = t.TempDir()
+		acfg.Resources = opts.Resources
+		acfg.ExecutorCommand = []string{self}
+		acfg.ExecutorShutdownGracePeriod = 2 * time.Second
+		acfg.RegistrationBackoffFactor = 100 * time.Millisecond
+		if opts.Agent != nil {
+			opts.Agent(i, &acfg)
+		}
+		a, err := agent.New(acfg, agent.WithLogger(log.With("component", "agent", "agent", i)))
+		if err != nil {
+			t.Fatalf("starting agent %d: %v", i, err)
+		}
+		c.Agents = append(c.Agents, a)
+		c.wg.Add(1)
+		go func() { defer c.wg.Done(); _ = a.Run(ctx) }()
+	}
+	t.Cleanup(c.Stop)
+	return c
+}
+
+// Stop stops the agents (and their executors) and the master.
+func (c *Cluster) Stop() {
+	c.cancel()
+	c.wg.Wait()
+}
+
+// MasterAddr is the master's host:port.
+func (c *Cluster) MasterAddr() string { return c.Master.Addr() }

@@ -60,6 +60,7 @@ var commands = map[string]command{
 	"executor": {"the command executor (started by the agent)", runExecutor},
 	"dev":      {"run a master and an agent on this machine, in the foreground", runDev},
 	"run":      {"run one command as a task on the cluster, like mesos-execute", runRun},
+	"bench":    {"measure Plateau: bench launch", runBench},
 	"version":  {"print the version", runVersion},
 }
 

@@ -8,15 +8,17 @@ package cluster
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"log/slog"
 	"os"
+	"path/filepath"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/plateau/plateau/internal/agent"
-	"github.com/plateau/plateau/internal/cli"
+	"github.com/plateau/plateau/internal/executor"
 	"github.com/plateau/plateau/internal/master"
 )
 
@@ -29,8 +31,15 @@ func RunIfExecutor() {
 	if os.Getenv(roleEnv) != "executor" {
 		return
 	}
-	code := cli.Main(context.Background(), []string{"executor"}, cli.Env{Stdout: os.Stdout, Stderr: os.Stderr, Getenv: os.Getenv})
-	os.Exit(code)
+	cfg, err := executor.ConfigFromEnv(os.Getenv)
+	if err == nil {
+		err = executor.RunCommand(context.Background(), cfg, os.Stderr)
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "executor:", err)
+		os.Exit(1)
+	}
+	os.Exit(0)
 }
 
 // Options shape a cluster.
@@ -40,8 +49,14 @@ type Options struct {
 	// Master and Agent adjust the configurations before start.
 	Master func(*master.Config)
 	Agent  func(i int, c *agent.Config)
-	// Log receives the components' logs (default: discarded unless -v).
+	// Log receives the components' logs (default: stderr; in tests,
+	// discarded unless -v).
 	Log io.Writer
+	// WorkDir holds the agents' work dirs (default: a test temp dir).
+	WorkDir string
+	// ExecutorCommand starts the command executor (default: the test
+	// binary in tests, this binary's "executor" subcommand otherwise).
+	ExecutorCommand []string
 }
 
 // Cluster is a running cluster.
@@ -52,9 +67,34 @@ type Cluster struct {
 	wg     sync.WaitGroup
 }
 
-// Start starts a cluster that stops when the test ends.
+// Start starts a cluster whose agents run this test binary as their
+// executor (see RunIfExecutor); it stops when the test ends.
 func Start(t testing.TB, opts Options) *Cluster {
 	t.Helper()
+	self, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.Setenv(roleEnv, "executor") // inherited by executors only
+	if opts.ExecutorCommand == nil {
+		opts.ExecutorCommand = []string{self}
+	}
+	if opts.WorkDir == "" {
+		opts.WorkDir = t.TempDir()
+	}
+	if opts.Log == nil && !testing.Verbose() {
+		opts.Log = io.Discard
+	}
+	c, err := New(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(c.Stop)
+	return c
+}
+
+// New starts a cluster; Stop stops it.
+func New(opts Options) (*Cluster, error) {
 	if opts.Agents == 0 {
 		opts.Agents = 1
 	}
@@ -63,10 +103,7 @@ func Start(t testing.TB, opts Options) *Cluster {
 	}
 	out := opts.Log
 	if out == nil {
-		out = io.Discard
-		if testing.Verbose() {
-			out = os.Stderr
-		}
+		out = os.Stderr
 	}
 	log := slog.New(slog.NewTextHandler(out, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	mcfg := master.DefaultConfig()
@@ -77,25 +114,19 @@ func Start(t testing.TB, opts Options) *Cluster {
 	}
 	m, err := master.New(mcfg, master.WithLogger(log.With("component", "master")))
 	if err != nil {
-		t.Fatalf("starting master: %v", err)
+		return nil, fmt.Errorf("starting master: %w", err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	c := &Cluster{Master: m, cancel: cancel}
 	c.wg.Add(1)
 	go func() { defer c.wg.Done(); _ = m.Run(ctx) }()
-
-	self, err := os.Executable()
-	if err != nil {
-		t.Fatal(err)
-	}
-	os.Setenv(roleEnv, "executor") // inherited by executors only
 	for i := range opts.Agents {
 		acfg := agent.DefaultConfig()
 		acfg.Master = m.Addr()
 		acfg.IP, acfg.Port = "127.0.0.1", 0
-		acfg.WorkDir = t.TempDir()
+		acfg.WorkDir = filepath.Join(opts.WorkDir, fmt.Sprintf("agent-%d", i))
 		acfg.Resources = opts.Resources
-		acfg.ExecutorCommand = []string{self}
+		acfg.ExecutorCommand = opts.ExecutorCommand
 		acfg.ExecutorShutdownGracePeriod = 2 * time.Second
 		acfg.RegistrationBackoffFactor = 100 * time.Millisecond
 		if opts.Agent != nil {
@@ -103,14 +134,14 @@ func Start(t testing.TB, opts Options) *Cluster {
 		}
 		a, err := agent.New(acfg, agent.WithLogger(log.With("component", "agent", "agent", i)))
 		if err != nil {
-			t.Fatalf("starting agent %d: %v", i, err)
+			c.Stop()
+			return nil, fmt.Errorf("starting agent %d: %w", i, err)
 		}
 		c.Agents = append(c.Agents, a)
 		c.wg.Add(1)
 		go func() { defer c.wg.Done(); _ = a.Run(ctx) }()
 	}
-	t.Cleanup(c.Stop)
-	return c
+	return c, nil
 }
 
 // Stop stops the agents (and their executors) and the master.

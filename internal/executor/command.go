@@ -15,6 +15,7 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
+	"runtime"
 	"strings"
 	"syscall"
 	"time"
@@ -115,6 +116,9 @@ type commandExecutor struct {
 // RunCommand runs the command executor until its task has ended and the
 // terminal update is acknowledged, or ctx ends.
 func RunCommand(ctx context.Context, cfg Config, log io.Writer) error {
+	// The executor watches one process: one thread running Go code is
+	// plenty, and fewer threads make launches cheaper on a busy agent.
+	runtime.GOMAXPROCS(1)
 	e := &commandExecutor{
 		cfg:     cfg,
 		client:  &http.Client{},

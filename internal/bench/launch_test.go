@@ -1,0 +1,37 @@
+package bench
+
+import (
+	"context"
+	"os"
+	"testing"
+)
+
+// TestLaunchSmall runs the launch benchmark at a small size so that the
+// code behind `plateau bench launch` stays working.
+func TestLaunchSmall(t *testing.T) {
+	os.Setenv("PLATEAU_TEST_ROLE", "executor")
+	self, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := Launch(context.Background(), LaunchOptions{Tasks: 20, Single: 3, ExecutorCommand: []string{self}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Failed != 0 || r.Tasks != 20 || r.TasksPerSecond <= 0 || r.SingleP50Ms <= 0 || r.RunningP99Ms < r.RunningP50Ms {
+		t.Fatalf("implausible result %+v", r)
+	}
+}
+
+// BenchmarkLaunch measures launching command tasks end to end (master,
+// agent, executor processes); ns/op is per task.
+func BenchmarkLaunch(b *testing.B) {
+	os.Setenv("PLATEAU_TEST_ROLE", "executor")
+	self, err := os.Executable()
+	if err != nil {
+		b.Fatal(err)
+	}
+	if _, err := Launch(context.Background(), LaunchOptions{Tasks: b.N, ExecutorCommand: []string{self}}); err != nil {
+		b.Fatal(err)
+	}
+}

@@ -18,6 +18,7 @@ import (
 	"github.com/plateau/plateau/internal/api/mesos/v1/executor"
 	"github.com/plateau/plateau/internal/api/plateaupb"
 	"github.com/plateau/plateau/internal/containerizer"
+	executorpkg "github.com/plateau/plateau/internal/executor"
 	"github.com/plateau/plateau/internal/fetcher"
 	"github.com/plateau/plateau/internal/queue"
 )
@@ -248,7 +249,7 @@ func (a *Agent) fetched(e *executorRun, fetchErr error) {
 	}
 	cfg := containerizer.LaunchConfig{
 		ContainerID: e.containerID,
-		Argv:        a.executorArgv(e.info.GetCommand()),
+		Argv:        a.executorArgv(e.info),
 		Env:         a.executorEnv(e),
 		Dir:         e.directory,
 		Stdout:      filepath.Join(e.directory, "stdout"),
@@ -278,8 +279,13 @@ func (a *Agent) fetched(e *executorRun, fetchErr error) {
 	})
 }
 
-// executorArgv turns a CommandInfo into a program and its arguments.
-func (a *Agent) executorArgv(c *mesos.CommandInfo) []string {
+// executorArgv is the program and arguments that start an executor: the
+// default executor is Plateau's own, others run their CommandInfo.
+func (a *Agent) executorArgv(info *mesos.ExecutorInfo) []string {
+	if info.GetType() == mesos.ExecutorInfo_DEFAULT {
+		return a.cfg.ExecutorCommand
+	}
+	c := info.GetCommand()
 	if c.GetShell() {
 		return []string{"/bin/sh", "-c", c.GetValue()}
 	}
@@ -315,6 +321,9 @@ func (a *Agent) executorEnv(e *executorRun) []string {
 	)
 	if e.command {
 		env = append(env, "MESOS_TASK_ID="+e.info.GetExecutorId().GetValue())
+	}
+	if e.info.GetType() == mesos.ExecutorInfo_DEFAULT {
+		env = append(env, executorpkg.DefaultExecutorEnv+"=1")
 	}
 	for _, v := range e.info.GetCommand().GetEnvironment().GetVariables() {
 		if v.GetType() != mesos.Environment_Variable_SECRET {

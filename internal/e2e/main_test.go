@@ -164,3 +164,5 @@ func launch(offer mesos.Offer, tasks ...mesos.TaskInfo) *scheduler.Call {
 func name(codec encoding.Codec) string { return fmt.Sprint(codec.Name) }
 
 var _ = io.EOF
+
+const eventUpdate = scheduler.Event_UPDATE

@@ -1,9 +1,14 @@
-// Package executor holds Plateau's executors. The command executor runs
-// one command task for the agent, as Mesos's mesos-executor does
-// (src/launcher/executor.cpp): it speaks the v1 executor HTTP API, starts
-// the task's command in its own process group, reports STARTING, RUNNING
-// and a terminal state, kills with the task's kill policy, and re-sends
-// unacknowledged updates after a reconnection.
+// Package executor holds Plateau's two built-in executors, which share one
+// implementation. The command executor runs one command task, as Mesos's
+// mesos-executor does (src/launcher/executor.cpp); the default executor
+// runs task groups (LAUNCH_GROUP), as mesos-default-executor does
+// (src/launcher/default_executor.cpp): the tasks of a group share the
+// sandbox, and when one fails or is killed the others are killed.
+//
+// Both speak the v1 executor HTTP API, start each task's command in its
+// own process group, report STARTING, RUNNING and a terminal state, kill
+// with the task's kill policy (SIGTERM, then SIGKILL after the grace
+// period), and re-send unacknowledged updates after a reconnection.
 package executor
 
 import (
@@ -15,6 +20,7 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"runtime"
 	"strings"
 	"syscall"
@@ -44,7 +50,13 @@ type Config struct {
 	AgentEndpoint string // host:port
 	Sandbox       string
 	ShutdownGrace time.Duration
+	// Default selects the default executor (task groups) rather than the
+	// command executor.
+	Default bool
 }
+
+// DefaultExecutorEnv is set (to "1") by the agent for the default executor.
+const DefaultExecutorEnv = "PLATEAU_DEFAULT_EXECUTOR"
 
 // ConfigFromEnv reads the MESOS_* variables the agent sets.
 func ConfigFromEnv(getenv func(string) string) (Config, error) {
@@ -54,6 +66,7 @@ func ConfigFromEnv(getenv func(string) string) (Config, error) {
 		AgentEndpoint: getenv("MESOS_AGENT_ENDPOINT"),
 		Sandbox:       getenv("MESOS_SANDBOX"),
 		ShutdownGrace: 5 * time.Second,
+		Default:       getenv(DefaultExecutorEnv) == "1",
 	}
 	var missing []string
 	for name, v := range map[string]string{"MESOS_FRAMEWORK_ID": c.FrameworkID, "MESOS_EXECUTOR_ID": c.ExecutorID, "MESOS_AGENT_ENDPOINT": c.AgentEndpoint} {
@@ -94,37 +107,54 @@ func ParseMesosDuration(s string) (time.Duration, error) {
 	return time.ParseDuration(s)
 }
 
-// commandExecutor is the executor's state; it is owned by run's goroutine.
-type commandExecutor struct {
+// runningTask is one task the executor runs.
+type runningTask struct {
+	info     *mesos.TaskInfo
+	group    int // tasks launched by one LAUNCH_GROUP share a group
+	cmd      *exec.Cmd
+	killing  bool
+	grace    time.Duration
+	terminal bool
+}
+
+// taskExit is a task process's end, from its waiting goroutine.
+type taskExit struct {
+	id  string
+	err error
+}
+
+// taskExecutor is the executor's state, owned by run's goroutine.
+type taskExecutor struct {
 	cfg    Config
 	client *http.Client
 	url    string
 	log    io.Writer
 
 	framework *mesos.FrameworkInfo
-	task      *mesos.TaskInfo
-	cmd       *exec.Cmd
-	exited    chan error // the task process's Wait result
-	killing   bool
-	killedAt  time.Time
-	grace     time.Duration
-	terminal  *mesos.TaskStatus // the terminal status, once sent
+	tasks     map[string]*runningTask
+	groups    int
+	exits     chan taskExit
+	killNow   chan string // task IDs whose grace period ran out
 	unacked   map[string]*mesos.TaskStatus
+	launched  bool
 	shutdown  bool
 }
 
-// RunCommand runs the command executor until its task has ended and the
-// terminal update is acknowledged, or ctx ends.
+// RunCommand runs the command executor, or the default executor when
+// cfg.Default is set, until its tasks have ended and their terminal
+// updates are acknowledged, or ctx ends.
 func RunCommand(ctx context.Context, cfg Config, log io.Writer) error {
-	// The executor watches one process: one thread running Go code is
+	// The executor watches a few processes: one thread running Go code is
 	// plenty, and fewer threads make launches cheaper on a busy agent.
 	runtime.GOMAXPROCS(1)
-	e := &commandExecutor{
+	e := &taskExecutor{
 		cfg:     cfg,
 		client:  &http.Client{},
 		url:     "http://" + cfg.AgentEndpoint + "/api/v1/executor",
 		log:     log,
-		exited:  make(chan error, 1),
+		tasks:   map[string]*runningTask{},
+		exits:   make(chan taskExit, 16),
+		killNow: make(chan string, 16),
 		unacked: map[string]*mesos.TaskStatus{},
 	}
 	return e.run(ctx)
@@ -136,10 +166,9 @@ type event struct {
 	err error // the subscription ended
 }
 
-func (e *commandExecutor) run(ctx context.Context) error {
+func (e *taskExecutor) run(ctx context.Context) error {
 	disconnectedSince := time.Time{}
 	backoff := 100 * time.Millisecond
-	var killTimer <-chan time.Time
 	var ackDeadline <-chan time.Time
 	for {
 		events := make(chan event, 16)
@@ -154,28 +183,26 @@ func (e *commandExecutor) run(ctx context.Context) error {
 				}
 				disconnectedSince = time.Time{}
 				backoff = 100 * time.Millisecond
-				if done := e.handle(ev.ev, &killTimer); done {
-					cancel()
-					return nil
+				e.handle(ev.ev)
+			case x := <-e.exits:
+				e.taskExited(x)
+				if e.done() {
+					ackDeadline = time.After(ackTimeout)
 				}
-			case err := <-e.exited:
-				e.taskExited(err)
-				ackDeadline = time.After(ackTimeout)
-			case <-killTimer:
-				killTimer = nil
-				if e.cmd != nil {
-					fmt.Fprintf(e.log, "Task did not exit within its grace period %v; sending SIGKILL\n", e.grace)
-					_ = syscall.Kill(-e.cmd.Process.Pid, syscall.SIGKILL)
+			case id := <-e.killNow:
+				if t := e.tasks[id]; t != nil && !t.terminal {
+					fmt.Fprintf(e.log, "Task %s did not exit within its grace period %v; sending SIGKILL\n", id, t.grace)
+					_ = syscall.Kill(-t.cmd.Process.Pid, syscall.SIGKILL)
 				}
 			case <-ackDeadline:
 				cancel()
-				return errors.New("terminal status update was not acknowledged in time")
+				return errors.New("terminal status updates were not acknowledged in time")
 			case <-ctx.Done():
 				cancel()
-				e.kill(0)
+				e.killAll(0)
 				return ctx.Err()
 			}
-			if e.terminal != nil && len(e.unacked) == 0 {
+			if e.done() && len(e.unacked) == 0 {
 				cancel()
 				return nil
 			}
@@ -185,7 +212,7 @@ func (e *commandExecutor) run(ctx context.Context) error {
 			disconnectedSince = time.Now()
 		}
 		if time.Since(disconnectedSince) > recoveryTimeout {
-			e.kill(0)
+			e.killAll(0)
 			return errors.New("could not reconnect to the agent within the recovery timeout")
 		}
 		select {
@@ -197,57 +224,100 @@ func (e *commandExecutor) run(ctx context.Context) error {
 	}
 }
 
-// handle processes one event; it reports whether the executor is done.
-func (e *commandExecutor) handle(ev *executor.Event, killTimer *<-chan time.Time) bool {
+// done reports whether every task has ended (and one was launched, or
+// the executor was told to shut down).
+func (e *taskExecutor) done() bool {
+	if !e.launched && !e.shutdown {
+		return false
+	}
+	for _, t := range e.tasks {
+		if !t.terminal {
+			return false
+		}
+	}
+	return true
+}
+
+// handle processes one event.
+func (e *taskExecutor) handle(ev *executor.Event) {
 	switch ev.GetType() {
 	case executor.Event_SUBSCRIBED:
 		e.framework = ev.GetSubscribed().GetFrameworkInfo()
 		fmt.Fprintf(e.log, "Subscribed executor on %s\n", ev.GetSubscribed().GetAgentInfo().GetHostname())
 	case executor.Event_LAUNCH:
-		if e.task != nil {
-			fmt.Fprintln(e.log, "Ignoring a second LAUNCH: the command executor runs one task")
-			return false
+		if e.cfg.Default || e.launched {
+			fmt.Fprintln(e.log, "Ignoring LAUNCH: the command executor runs one task, the default executor task groups")
+			return
 		}
-		e.launch(ev.GetLaunch().GetTask())
+		e.groups++
+		e.launch(ev.GetLaunch().GetTask(), e.groups)
+	case executor.Event_LAUNCH_GROUP:
+		if !e.cfg.Default {
+			fmt.Fprintln(e.log, "Ignoring LAUNCH_GROUP: the command executor runs one task")
+			return
+		}
+		e.groups++
+		for _, t := range ev.GetLaunchGroup().GetTaskGroup().GetTasks() {
+			e.launch(t, e.groups)
+		}
 	case executor.Event_KILL:
-		grace := e.taskGrace()
+		t := e.tasks[ev.GetKill().GetTaskId().GetValue()]
+		if t == nil {
+			return
+		}
+		grace := taskGrace(t.info)
 		if p := ev.GetKill().GetKillPolicy(); p != nil && p.GracePeriod != nil {
 			grace = time.Duration(p.GetGracePeriod().GetNanoseconds())
 		}
-		if t := e.kill(grace); t != nil {
-			*killTimer = t
-		}
+		e.killGroup(t.group, grace)
 	case executor.Event_ACKNOWLEDGED:
 		delete(e.unacked, string(ev.GetAcknowledged().GetUuid()))
-		if e.terminal != nil && len(e.unacked) == 0 {
-			return true
-		}
 	case executor.Event_SHUTDOWN:
 		e.shutdown = true
-		if e.cmd == nil && e.terminal == nil {
-			return true
-		}
-		if t := e.kill(e.cfg.ShutdownGrace); t != nil {
-			*killTimer = t
-		}
+		e.killAll(e.cfg.ShutdownGrace)
 	case executor.Event_ERROR:
 		fmt.Fprintf(e.log, "Error from the agent: %s\n", ev.GetError().GetMessage())
 	}
-	return false
 }
 
-func (e *commandExecutor) taskGrace() time.Duration {
-	if p := e.task.GetKillPolicy(); p != nil && p.GracePeriod != nil {
+func taskGrace(t *mesos.TaskInfo) time.Duration {
+	if p := t.GetKillPolicy(); p != nil && p.GracePeriod != nil {
 		return time.Duration(p.GetGracePeriod().GetNanoseconds())
 	}
 	return defaultKillGracePeriod
 }
 
-// launch starts the task's command and reports it.
-func (e *commandExecutor) launch(t *mesos.TaskInfo) {
-	e.task = t
-	e.update(mesos.TaskState_TASK_STARTING, "", nil)
-	c := t.GetCommand()
+// launch starts a task's command and reports it.
+func (e *taskExecutor) launch(info *mesos.TaskInfo, group int) {
+	id := info.GetTaskId().GetValue()
+	if _, dup := e.tasks[id]; dup {
+		return
+	}
+	e.launched = true
+	t := &runningTask{info: info, group: group}
+	e.tasks[id] = t
+	e.update(t, mesos.TaskState_TASK_STARTING, "", nil)
+	cmd, err := e.command(info)
+	if err == nil {
+		err = cmd.Start()
+	}
+	if err != nil {
+		e.terminate(t, mesos.TaskState_TASK_FAILED, "Failed to launch the command: "+err.Error(), mesos.TaskStatus_REASON_COMMAND_EXECUTOR_FAILED.Enum())
+		e.killGroup(group, taskGrace(info))
+		return
+	}
+	t.cmd = cmd
+	fmt.Fprintf(e.log, "Starting task %s with pid %d\n", id, cmd.Process.Pid)
+	go func() { e.exits <- taskExit{id: id, err: cmd.Wait()} }()
+	e.update(t, mesos.TaskState_TASK_RUNNING, "", nil)
+}
+
+// command prepares a task's process: its own process group, the sandbox
+// as working directory, the task's environment. The command executor's
+// task writes to the executor's stdout and stderr (the sandbox's); each
+// task of a group gets tasks/<task ID>/stdout and stderr.
+func (e *taskExecutor) command(info *mesos.TaskInfo) (*exec.Cmd, error) {
+	c := info.GetCommand()
 	var cmd *exec.Cmd
 	if c.GetShell() {
 		cmd = exec.Command("/bin/sh", "-c", c.GetValue())
@@ -258,79 +328,106 @@ func (e *commandExecutor) launch(t *mesos.TaskInfo) {
 		}
 	}
 	cmd.Dir = e.cfg.Sandbox
-	cmd.Env = os.Environ()
+	cmd.Env = append(os.Environ(), "MESOS_TASK_ID="+info.GetTaskId().GetValue())
 	for _, v := range c.GetEnvironment().GetVariables() {
 		if v.GetType() != mesos.Environment_Variable_SECRET {
 			cmd.Env = append(cmd.Env, v.GetName()+"="+v.GetValue())
 		}
 	}
-	cmd.Stdout, cmd.Stderr = os.Stdout, os.Stderr
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	if err := cmd.Start(); err != nil {
-		e.terminate(mesos.TaskState_TASK_FAILED, "Failed to launch the command: "+err.Error(), mesos.TaskStatus_REASON_COMMAND_EXECUTOR_FAILED.Enum())
-		return
+	if !e.cfg.Default {
+		cmd.Stdout, cmd.Stderr = os.Stdout, os.Stderr
+		return cmd, nil
 	}
-	e.cmd = cmd
-	fmt.Fprintf(e.log, "Starting task %s with pid %d\n", t.GetTaskId().GetValue(), cmd.Process.Pid)
-	go func() { e.exited <- cmd.Wait() }()
-	e.update(mesos.TaskState_TASK_RUNNING, "", nil)
+	dir := filepath.Join(e.cfg.Sandbox, "tasks", info.GetTaskId().GetValue())
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, err
+	}
+	stdout, err := os.OpenFile(filepath.Join(dir, "stdout"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	if err != nil {
+		return nil, err
+	}
+	stderr, err := os.OpenFile(filepath.Join(dir, "stderr"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	if err != nil {
+		stdout.Close()
+		return nil, err
+	}
+	cmd.Stdout, cmd.Stderr = stdout, stderr // closed by Wait
+	return cmd, nil
 }
 
-// kill signals the task's process group; it returns a timer for SIGKILL
-// when the grace period is positive.
-func (e *commandExecutor) kill(grace time.Duration) <-chan time.Time {
-	if e.cmd == nil || e.terminal != nil {
-		return nil
+// killGroup kills every running task of a group.
+func (e *taskExecutor) killGroup(group int, grace time.Duration) {
+	for _, t := range e.tasks {
+		if t.group == group {
+			e.kill(t, grace)
+		}
 	}
-	if !e.killing {
-		e.killing = true
-		e.grace = grace
-		// Only frameworks that asked for it hear of TASK_KILLING.
-		for _, c := range e.framework.GetCapabilities() {
-			if c.GetType() == mesos.FrameworkInfo_Capability_TASK_KILLING_STATE {
-				e.update(mesos.TaskState_TASK_KILLING, "", nil)
-			}
+}
+
+func (e *taskExecutor) killAll(grace time.Duration) {
+	for _, t := range e.tasks {
+		e.kill(t, grace)
+	}
+}
+
+// kill signals a task's process group: SIGTERM, and SIGKILL once the
+// grace period is over (at once when it is zero).
+func (e *taskExecutor) kill(t *runningTask, grace time.Duration) {
+	if t.cmd == nil || t.terminal || t.killing {
+		return
+	}
+	t.killing, t.grace = true, grace
+	// Only frameworks that asked for it hear of TASK_KILLING.
+	for _, c := range e.framework.GetCapabilities() {
+		if c.GetType() == mesos.FrameworkInfo_Capability_TASK_KILLING_STATE {
+			e.update(t, mesos.TaskState_TASK_KILLING, "", nil)
 		}
 	}
 	if grace <= 0 {
-		_ = syscall.Kill(-e.cmd.Process.Pid, syscall.SIGKILL)
-		return nil
+		_ = syscall.Kill(-t.cmd.Process.Pid, syscall.SIGKILL)
+		return
 	}
-	_ = syscall.Kill(-e.cmd.Process.Pid, syscall.SIGTERM)
-	return time.After(grace)
+	_ = syscall.Kill(-t.cmd.Process.Pid, syscall.SIGTERM)
+	id := t.info.GetTaskId().GetValue()
+	time.AfterFunc(grace, func() { e.killNow <- id })
 }
 
-// taskExited reports how the task's process ended.
-func (e *commandExecutor) taskExited(waitErr error) {
-	ws, _ := e.cmd.ProcessState.Sys().(syscall.WaitStatus)
+// taskExited reports how a task's process ended; in a group, a task that
+// did not succeed takes the others down with it.
+func (e *taskExecutor) taskExited(x taskExit) {
+	t := e.tasks[x.id]
+	if t == nil || t.terminal {
+		return
+	}
+	ws, _ := t.cmd.ProcessState.Sys().(syscall.WaitStatus)
 	// Kill whatever the task left behind in its process group.
-	_ = syscall.Kill(-e.cmd.Process.Pid, syscall.SIGKILL)
-	var msg string
-	switch {
-	case ws.Signaled():
+	_ = syscall.Kill(-t.cmd.Process.Pid, syscall.SIGKILL)
+	msg := fmt.Sprintf("Command exited with status %d", ws.ExitStatus())
+	if ws.Signaled() {
 		msg = fmt.Sprintf("Command terminated with signal %s", ws.Signal())
-	default:
-		msg = fmt.Sprintf("Command exited with status %d", ws.ExitStatus())
 	}
 	switch {
-	case e.killing:
-		e.terminate(mesos.TaskState_TASK_KILLED, msg, nil)
+	case t.killing:
+		e.terminate(t, mesos.TaskState_TASK_KILLED, msg, nil)
 	case ws.Exited() && ws.ExitStatus() == 0:
-		e.terminate(mesos.TaskState_TASK_FINISHED, msg, nil)
+		e.terminate(t, mesos.TaskState_TASK_FINISHED, msg, nil)
 	default:
-		e.terminate(mesos.TaskState_TASK_FAILED, msg, mesos.TaskStatus_REASON_COMMAND_EXECUTOR_FAILED.Enum())
+		e.terminate(t, mesos.TaskState_TASK_FAILED, msg, mesos.TaskStatus_REASON_COMMAND_EXECUTOR_FAILED.Enum())
+		e.killGroup(t.group, taskGrace(t.info))
 	}
 }
 
-func (e *commandExecutor) terminate(state mesos.TaskState, msg string, reason *mesos.TaskStatus_Reason) {
-	e.terminal = e.update(state, msg, reason)
+func (e *taskExecutor) terminate(t *runningTask, state mesos.TaskState, msg string, reason *mesos.TaskStatus_Reason) {
+	t.terminal = true
+	e.update(t, state, msg, reason)
 }
 
 // update sends a status update, keeping it until acknowledged.
-func (e *commandExecutor) update(state mesos.TaskState, msg string, reason *mesos.TaskStatus_Reason) *mesos.TaskStatus {
+func (e *taskExecutor) update(t *runningTask, state mesos.TaskState, msg string, reason *mesos.TaskStatus_Reason) {
 	u := uuid.New()
 	s := &mesos.TaskStatus{
-		TaskId:     e.task.GetTaskId(),
+		TaskId:     t.info.GetTaskId(),
 		State:      state.Enum(),
 		Source:     mesos.TaskStatus_SOURCE_EXECUTOR.Enum(),
 		Uuid:       u[:],
@@ -348,10 +445,9 @@ func (e *commandExecutor) update(state mesos.TaskState, msg string, reason *meso
 		// Kept in unacked: re-sent when the executor subscribes again.
 		fmt.Fprintf(e.log, "Failed to send %s: %v\n", state, err)
 	}
-	return s
 }
 
-func (e *commandExecutor) call(t executor.Call_Type) *executor.Call {
+func (e *taskExecutor) call(t executor.Call_Type) *executor.Call {
 	return &executor.Call{
 		Type:        t.Enum(),
 		FrameworkId: &mesos.FrameworkID{Value: proto.String(e.cfg.FrameworkID)},
@@ -359,7 +455,7 @@ func (e *commandExecutor) call(t executor.Call_Type) *executor.Call {
 	}
 }
 
-func (e *commandExecutor) post(ctx context.Context, call *executor.Call) error {
+func (e *taskExecutor) post(ctx context.Context, call *executor.Call) error {
 	body, err := proto.Marshal(call)
 	if err != nil {
 		return err
@@ -384,11 +480,13 @@ func (e *commandExecutor) post(ctx context.Context, call *executor.Call) error {
 }
 
 // subscribe opens the event stream and relays events until it ends.
-func (e *commandExecutor) subscribe(ctx context.Context, out chan<- event) {
+func (e *taskExecutor) subscribe(ctx context.Context, out chan<- event) {
 	call := e.call(executor.Call_SUBSCRIBE)
 	call.Subscribe = &executor.Call_Subscribe{}
-	if e.task != nil && e.terminal == nil {
-		call.Subscribe.UnacknowledgedTasks = []*mesos.TaskInfo{e.task}
+	for _, t := range e.tasks {
+		if !t.terminal {
+			call.Subscribe.UnacknowledgedTasks = append(call.Subscribe.UnacknowledgedTasks, t.info)
+		}
 	}
 	for _, s := range e.unacked {
 		call.Subscribe.UnacknowledgedUpdates = append(call.Subscribe.UnacknowledgedUpdates, &executor.Call_Update{Status: s})

@@ -65,6 +65,11 @@ type Cluster struct {
 	Agents []*agent.Agent
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
+
+	mcfg         master.Config
+	log          *slog.Logger
+	stopMaster   context.CancelFunc
+	masterExited chan struct{}
 }
 
 // Start starts a cluster whose agents run this test binary as their
@@ -112,14 +117,13 @@ func New(opts Options) (*Cluster, error) {
 	if opts.Master != nil {
 		opts.Master(&mcfg)
 	}
-	m, err := master.New(mcfg, master.WithLogger(log.With("component", "master")))
-	if err != nil {
-		return nil, fmt.Errorf("starting master: %w", err)
-	}
 	ctx, cancel := context.WithCancel(context.Background())
-	c := &Cluster{Master: m, cancel: cancel}
-	c.wg.Add(1)
-	go func() { defer c.wg.Done(); _ = m.Run(ctx) }()
+	c := &Cluster{cancel: cancel, mcfg: mcfg, log: log}
+	if err := c.startMaster(ctx); err != nil {
+		cancel()
+		return nil, err
+	}
+	m := c.Master
 	for i := range opts.Agents {
 		acfg := agent.DefaultConfig()
 		acfg.Master = m.Addr()
@@ -144,9 +148,33 @@ func New(opts Options) (*Cluster, error) {
 	return c, nil
 }
 
+func (c *Cluster) startMaster(ctx context.Context) error {
+	m, err := master.New(c.mcfg, master.WithLogger(c.log.With("component", "master")))
+	if err != nil {
+		return fmt.Errorf("starting master: %w", err)
+	}
+	// Later restarts reuse the port.
+	c.mcfg.Port = int(m.Info().GetAddress().GetPort())
+	mctx, stop := context.WithCancel(ctx)
+	c.Master, c.stopMaster, c.masterExited = m, stop, make(chan struct{})
+	c.wg.Add(1)
+	go func() { defer c.wg.Done(); defer close(c.masterExited); _ = m.Run(mctx) }()
+	return nil
+}
+
+// RestartMaster stops the master and starts a new one on the same port,
+// which knows nothing of the old one's state (there is no registry yet):
+// agents and frameworks must re-register with it.
+func (c *Cluster) RestartMaster() error {
+	c.stopMaster()
+	<-c.masterExited
+	return c.startMaster(context.Background())
+}
+
 // Stop stops the agents (and their executors) and the master.
 func (c *Cluster) Stop() {
 	c.cancel()
+	c.stopMaster()
 	c.wg.Wait()
 }
 

@@ -1,0 +1,87 @@
+package e2e
+
+import (
+	"testing"
+	"time"
+
+	mesos "github.com/mesos/mesos-go/api/v1/lib"
+	"github.com/mesos/mesos-go/api/v1/lib/scheduler"
+	"github.com/mesos/mesos-go/api/v1/lib/scheduler/calls"
+
+	"github.com/plateau/plateau/internal/cluster"
+)
+
+// Status updates reach the framework in order, one at a time per task:
+// until STARTING is acknowledged, RUNNING is held back by the agent.
+func TestUpdatesWaitForAcknowledgement(t *testing.T) {
+	c := cluster.Start(t, cluster.Options{})
+	s := subscribe(t, c.MasterAddr(), encodings[0], frameworkInfo("e2e-acks"))
+	offer := s.offer()
+	s.call(launch(offer, commandTask("patient", offer, "sleep 1000")))
+	starting := s.next(scheduler.Event_UPDATE).GetUpdate().Status
+	if starting.GetState() != mesos.TASK_STARTING {
+		t.Fatalf("first update %v", starting.GetState())
+	}
+	// The executor reports RUNNING at once; the agent must hold it.
+	quiet := time.After(500 * time.Millisecond)
+	for waiting := true; waiting; {
+		select {
+		case ev := <-s.events:
+			if ev.GetType() == scheduler.Event_UPDATE {
+				t.Fatalf("update %v arrived before STARTING was acknowledged", ev.GetUpdate().Status.GetState())
+			}
+		case <-quiet:
+			waiting = false
+		}
+	}
+	s.call(calls.Acknowledge(starting.AgentID.Value, starting.TaskID.Value, starting.UUID))
+	if st := s.update("patient"); st.GetState() != mesos.TASK_RUNNING {
+		t.Fatalf("after the acknowledgement got %v, want TASK_RUNNING", st.GetState())
+	}
+}
+
+// A master that restarts (with no registry it forgets everything) gets
+// the agent back with its running task; the framework re-subscribes with
+// its ID and finds the task running, and can still kill it.
+func TestAgentAndFrameworkReregisterAfterMasterRestart(t *testing.T) {
+	c := cluster.Start(t, cluster.Options{})
+	info := frameworkInfo("e2e-failover")
+	info.FailoverTimeout = ptr(3600.0)
+	s := subscribe(t, c.MasterAddr(), encodings[1], info)
+	offer := s.offer()
+	s.call(launch(offer, commandTask("survivor", offer, "sleep 1000")))
+	s.expectStates("survivor", mesos.TASK_STARTING, mesos.TASK_RUNNING)
+
+	if err := c.RestartMaster(); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-s.done:
+	case <-time.After(eventTimeout):
+		t.Fatal("the old master's event stream did not end")
+	}
+	waitFor(t, "the agent to re-register with its task", func() bool {
+		st := masterState(t, c.MasterAddr())
+		for _, fw := range st.Frameworks {
+			for _, task := range fw.Tasks {
+				if task.ID == "survivor" && task.State == "TASK_RUNNING" {
+					return true
+				}
+			}
+		}
+		return false
+	})
+	info.ID = &mesos.FrameworkID{Value: s.id}
+	s2 := subscribe(t, c.MasterAddr(), encodings[1], info)
+	if s2.id != s.id {
+		t.Fatalf("re-subscribed as %s, want %s", s2.id, s.id)
+	}
+	s2.call(calls.Reconcile(calls.ReconcileTasks(map[string]string{"survivor": offer.AgentID.Value})))
+	if st := s2.update("survivor"); st.GetState() != mesos.TASK_RUNNING {
+		t.Fatalf("reconciled state %v, want TASK_RUNNING", st.GetState())
+	}
+	s2.call(calls.Kill("survivor", offer.AgentID.Value))
+	if st := s2.update("survivor"); st.GetState() != mesos.TASK_KILLED {
+		t.Fatalf("after KILL got %v, want TASK_KILLED", st.GetState())
+	}
+}

@@ -66,6 +66,7 @@ func customExecutor() error {
 		return err
 	}
 	finished := false
+	var taskID mesos.TaskID
 	for {
 		var e executor.Event
 		if err := resp.Decode(&e); err != nil {
@@ -87,7 +88,13 @@ func customExecutor() error {
 			if err != nil {
 				return err
 			}
-			if err := update(task.TaskID, mesos.TASK_FINISHED); err != nil {
+			taskID = task.TaskID
+		case executor.Event_MESSAGE:
+			// The framework's answer ends the task.
+			if err := os.WriteFile(filepath.Join(cfg.Sandbox, "framework-said"), e.Message.Data, 0o644); err != nil {
+				return err
+			}
+			if err := update(taskID, mesos.TASK_FINISHED); err != nil {
 				return err
 			}
 			finished = true
@@ -131,6 +138,7 @@ func TestCustomExecutor(t *testing.T) {
 	if string(msg.Data) != "hello from the executor" || msg.ExecutorID.Value != "mesos-go-executor" {
 		t.Fatalf("MESSAGE %q from %v", msg.Data, msg.ExecutorID)
 	}
+	s.call(schedcalls.Message(offer.AgentID.Value, "mesos-go-executor", []byte("hello from the framework")))
 	if st := s.update("custom"); st.GetState() != mesos.TASK_FINISHED {
 		t.Fatalf("second update %v, want TASK_FINISHED", st.GetState())
 	}
@@ -143,6 +151,10 @@ func TestCustomExecutor(t *testing.T) {
 	data, _, err := files.Read(context.Background(), client.SandboxPath(s.id, "mesos-go-executor")+"/custom-executor-ran", 0, 100)
 	if err != nil || string(data) != "task data" {
 		t.Fatalf("file the executor wrote = %q, %v", data, err)
+	}
+	data, _, err = files.Read(context.Background(), client.SandboxPath(s.id, "mesos-go-executor")+"/framework-said", 0, 100)
+	if err != nil || string(data) != "hello from the framework" {
+		t.Fatalf("the framework's MESSAGE reached the executor as %q, %v", data, err)
 	}
 }
 

@@ -62,9 +62,24 @@ func runRun(ctx context.Context, env Env, args []string) error {
 			cmd.Environment.Variables = append(cmd.Environment.Variables, &mesos.Environment_Variable{Name: proto.String(k), Value: proto.String(v)})
 		}
 	}
+	// Progress messages and the task's streamed output share the writers.
+	var mu sync.Mutex
+	env.Stdout, env.Stderr = &lockedWriter{mu: &mu, w: env.Stdout}, &lockedWriter{mu: &mu, w: env.Stderr}
 	r := &runner{env: env, need: need, cmd: cmd, name: *name, role: *role,
 		taskID: "run-" + uuid.NewString()[:8], sched: &client.Scheduler{Master: *master}}
 	return r.run(ctx)
+}
+
+// lockedWriter serialises writes from several goroutines.
+type lockedWriter struct {
+	mu *sync.Mutex
+	w  io.Writer
+}
+
+func (l *lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
 }
 
 type stringList []string

@@ -9,7 +9,6 @@ package agent
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"net"
@@ -18,6 +17,8 @@ import (
 	"strconv"
 	"sync"
 	"time"
+
+	"github.com/plateau/plateau/internal/actor"
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
@@ -33,9 +34,6 @@ import (
 	"github.com/plateau/plateau/internal/version"
 )
 
-// ErrStopped is returned to callers once the agent has shut down.
-var ErrStopped = errors.New("agent is shutting down")
-
 // Agent is a running agent.
 type Agent struct {
 	cfg           Config
@@ -49,8 +47,7 @@ type Agent struct {
 	http     *http.Server
 	conn     *grpc.ClientConn
 
-	work    chan func()
-	stopped chan struct{}
+	mailbox *actor.Mailbox
 
 	// Owned by the loop goroutine.
 	info                *mesos.AgentInfo // id set once registered
@@ -103,8 +100,7 @@ func New(cfg Config, opts ...Option) (*Agent, error) {
 		fetcher:       &fetcher.Fetcher{},
 		files:         &files.Server{},
 		start:         time.Now(),
-		work:          make(chan func(), 1024),
-		stopped:       make(chan struct{}),
+		mailbox:       actor.New(1024),
 		total:         total,
 		frameworks:    map[string]*framework{},
 		updates:       newUpdateManager(),
@@ -174,12 +170,12 @@ func (a *Agent) Run(ctx context.Context) error {
 }
 
 func (a *Agent) loop(ctx context.Context) {
-	defer close(a.stopped)
+	defer a.mailbox.Close()
 	retry := time.NewTicker(time.Second)
 	defer retry.Stop()
 	for {
 		select {
-		case fn := <-a.work:
+		case fn := <-a.mailbox.Work():
 			fn()
 		case now := <-retry.C:
 			if a.link != nil {
@@ -193,34 +189,10 @@ func (a *Agent) loop(ctx context.Context) {
 	}
 }
 
-// do runs fn on the loop and waits for it.
-func (a *Agent) do(ctx context.Context, fn func()) error {
-	done := make(chan struct{})
-	select {
-	case a.work <- func() { fn(); close(done) }:
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-a.stopped:
-		return ErrStopped
-	}
-	select {
-	case <-done:
-		return nil
-	case <-a.stopped:
-		return ErrStopped
-	}
-}
-
-// post runs fn on the loop without waiting.
-func (a *Agent) post(fn func()) {
-	select {
-	case a.work <- fn:
-	case <-a.stopped:
-	}
-}
-
+func (a *Agent) do(ctx context.Context, fn func()) error { return a.mailbox.Do(ctx, fn) }
+func (a *Agent) post(fn func())                          { a.mailbox.Post(fn) }
 func (a *Agent) after(d time.Duration, fn func()) *time.Timer {
-	return time.AfterFunc(d, func() { a.post(fn) })
+	return a.mailbox.After(d, fn)
 }
 
 // send queues a message for the master, if connected.

@@ -3,8 +3,9 @@ package agent
 import (
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
+
+	"github.com/plateau/plateau/internal/httpapi"
 
 	"github.com/google/uuid"
 	"google.golang.org/protobuf/proto"
@@ -16,59 +17,21 @@ import (
 	"github.com/plateau/plateau/internal/queue"
 )
 
-type httpError struct {
-	status int
-	msg    string
-}
-
-func (e *httpError) Error() string { return e.msg }
-
-func badRequest(format string, args ...any) error {
-	return &httpError{http.StatusBadRequest, fmt.Sprintf(format, args...)}
-}
-
-func writeError(w http.ResponseWriter, err error) {
-	status := http.StatusInternalServerError
-	var he *httpError
-	switch {
-	case errors.As(err, &he):
-		status = he.status
-	case errors.Is(err, codec.ErrMissingContentType):
-		status = http.StatusBadRequest
-	case errors.Is(err, codec.ErrUnsupportedMediaType):
-		status = http.StatusUnsupportedMediaType
-	case errors.Is(err, codec.ErrNotAcceptable):
-		status = http.StatusNotAcceptable
-	case errors.Is(err, ErrStopped):
-		status = http.StatusServiceUnavailable
-	}
-	http.Error(w, err.Error(), status)
-}
+func badRequest(format string, args ...any) error { return httpapi.BadRequest(format, args...) }
 
 // serveExecutor is POST /api/v1/executor, the v1 executor API.
 func (a *Agent) serveExecutor(w http.ResponseWriter, r *http.Request) {
-	if r.Method != http.MethodPost {
-		w.Header().Set("Allow", http.MethodPost)
-		http.Error(w, fmt.Sprintf("Expecting one of { 'POST' }, but received '%s'", r.Method), http.StatusMethodNotAllowed)
-		return
-	}
-	c, err := codec.ForContentType(r.Header.Get("Content-Type"))
-	if err != nil {
-		writeError(w, err)
-		return
-	}
-	body, err := io.ReadAll(io.LimitReader(r.Body, 64<<20))
-	if err != nil {
-		writeError(w, badRequest("Failed to read request body: %v", err))
+	if !httpapi.RequirePOST(w, r) {
 		return
 	}
 	call := &executor.Call{}
-	if err := c.Unmarshal(body, call); err != nil {
-		writeError(w, badRequest("Failed to parse body into Call protobuf: %v", err))
+	if err := httpapi.Decode(r, call); err != nil {
+		httpapi.WriteError(w, err)
 		return
 	}
+	var err error
 	if err := validateExecutorCall(call); err != nil {
-		writeError(w, badRequest("Failed to validate executor::Call: %v", err))
+		httpapi.WriteError(w, badRequest("Failed to validate executor::Call: %v", err))
 		return
 	}
 	if call.GetType() == executor.Call_SUBSCRIBE {
@@ -100,7 +63,7 @@ func (a *Agent) serveExecutor(w http.ResponseWriter, r *http.Request) {
 		err = doErr
 	}
 	if err != nil {
-		writeError(w, err)
+		httpapi.WriteError(w, err)
 		return
 	}
 	w.WriteHeader(http.StatusAccepted)
@@ -154,7 +117,7 @@ func validateExecutorCall(c *executor.Call) error {
 func (a *Agent) serveExecutorSubscribe(w http.ResponseWriter, r *http.Request, call *executor.Call) {
 	enc, err := codec.ForAccept(r.Header.Get("Accept"))
 	if err != nil {
-		writeError(w, err)
+		httpapi.WriteError(w, err)
 		return
 	}
 	fwID, execID := call.GetFrameworkId().GetValue(), call.GetExecutorId().GetValue()
@@ -164,31 +127,14 @@ func (a *Agent) serveExecutorSubscribe(w http.ResponseWriter, r *http.Request, c
 		err = doErr
 	}
 	if err != nil {
-		writeError(w, err)
+		httpapi.WriteError(w, err)
 		return
 	}
 	w.Header().Set("Content-Type", enc.ContentType())
 	w.WriteHeader(http.StatusOK)
 	rw := codec.NewRecordIOWriter(w, enc)
-	var batch []*executor.Event
-	for {
-		var closed bool
-		batch, closed = events.Take(batch)
-		for _, ev := range batch {
-			if err := rw.Write(ev); err != nil {
-				a.post(func() { a.executorDisconnected(fwID, execID, streamID) })
-				return
-			}
-		}
-		if closed {
-			return
-		}
-		select {
-		case <-events.Wake:
-		case <-r.Context().Done():
-			a.post(func() { a.executorDisconnected(fwID, execID, streamID) })
-			return
-		}
+	if err := events.Drain(r.Context().Done(), func(ev *executor.Event) error { return rw.Write(ev) }, nil); err != nil {
+		a.post(func() { a.executorDisconnected(fwID, execID, streamID) })
 	}
 }
 

@@ -1,8 +1,9 @@
 package agent
 
 import (
-	"encoding/json"
 	"net/http"
+
+	"github.com/plateau/plateau/internal/httpapi"
 
 	mesos "github.com/plateau/plateau/internal/api/mesos/v1"
 	"github.com/plateau/plateau/internal/model"
@@ -19,25 +20,20 @@ func (a *Agent) routes() http.Handler {
 		mux.HandleFunc(p, func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusOK) })
 	}
 	mux.HandleFunc("GET /version", func(w http.ResponseWriter, r *http.Request) {
-		writeJSON(w, map[string]any{"version": version.MesosVersion, "plateau_version": version.Version, "build_date": "", "build_time": 0, "build_user": ""})
+		httpapi.WriteJSON(w, map[string]any{"version": version.MesosVersion, "plateau_version": version.Version, "build_date": "", "build_time": 0, "build_user": ""})
 	})
 	a.files.Register(mux)
 	return mux
-}
-
-func writeJSON(w http.ResponseWriter, v any) {
-	w.Header().Set("Content-Type", "application/json")
-	_ = json.NewEncoder(w).Encode(v)
 }
 
 // serveState is /state in Mesos's agent layout.
 func (a *Agent) serveState(w http.ResponseWriter, r *http.Request) {
 	var state map[string]any
 	if err := a.do(r.Context(), func() { state = a.stateModel() }); err != nil {
-		writeError(w, err)
+		httpapi.WriteError(w, err)
 		return
 	}
-	writeJSON(w, state)
+	httpapi.WriteJSON(w, state)
 }
 
 // stateModel builds /state on the loop; it is small (one agent's worth).

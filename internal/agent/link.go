@@ -87,25 +87,16 @@ func (a *Agent) session(ctx context.Context, client plateaupb.AgentLinkClient) (
 			a.post(func() { a.masterMessage(msg) })
 		}
 	}()
-	var batch []*plateaupb.AgentMessage
-	for {
-		var closed bool
-		batch, closed = out.Take(batch)
-		for _, msg := range batch {
-			if err := stream.Send(msg); err != nil {
-				return true, err
-			}
+	sendErr := make(chan error, 1)
+	go func() { sendErr <- out.Drain(ctx.Done(), stream.Send, nil) }()
+	select {
+	case err := <-sendErr:
+		if err == nil {
+			err = errors.New("link closed")
 		}
-		if closed {
-			return true, errors.New("link closed")
-		}
-		select {
-		case <-out.Wake:
-		case err := <-recvErr:
-			return true, err
-		case <-ctx.Done():
-			return true, ctx.Err()
-		}
+		return true, err
+	case err := <-recvErr:
+		return true, err
 	}
 }
 

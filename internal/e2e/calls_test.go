@@ -1,9 +1,12 @@
 package e2e
 
 import (
+	"context"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/plateau/plateau/internal/client"
 
 	mesos "github.com/mesos/mesos-go/api/v1/lib"
 	"github.com/mesos/mesos-go/api/v1/lib/scheduler"
@@ -88,6 +91,11 @@ func TestKillPolicyGracePeriod(t *testing.T) {
 	task.KillPolicy = &mesos.KillPolicy{GracePeriod: &mesos.DurationInfo{Nanoseconds: int64(300 * time.Millisecond)}}
 	s.call(launch(offer, task))
 	s.expectStates("stubborn", mesos.TASK_STARTING, mesos.TASK_RUNNING)
+	files := &client.Files{Agent: c.Agents[0].Addr()}
+	waitFor(t, "the task to ignore SIGTERM", func() bool {
+		out, _, _ := files.Read(context.Background(), client.SandboxPath(s.id, "stubborn")+"/stdout", 0, 100)
+		return strings.Contains(string(out), "ready")
+	})
 	start := time.Now()
 	s.call(calls.Kill("stubborn", offer.AgentID.Value))
 	st := s.update("stubborn")

@@ -51,7 +51,9 @@ func (s *agentLinkServer) Connect(stream plateaupb.AgentLink_ConnectServer) erro
 	defer m.post(func() { m.agentDisconnected(agentID, link) })
 
 	sendErr := make(chan error, 1)
-	go func() { sendErr <- sendLoop(stream, link.out) }()
+	go func() {
+		sendErr <- link.out.Drain(stream.Context().Done(), stream.Send, nil)
+	}()
 	recvErr := make(chan error, 1)
 	go func() {
 		for {
@@ -65,32 +67,13 @@ func (s *agentLinkServer) Connect(stream plateaupb.AgentLink_ConnectServer) erro
 	}()
 	select {
 	case err = <-sendErr:
+		if err == nil {
+			err = errors.New("link closed by the master")
+		}
 	case err = <-recvErr:
 	}
 	link.out.Close()
 	return err
-}
-
-// sendLoop writes queued messages to the agent until the queue closes.
-func sendLoop(stream plateaupb.AgentLink_ConnectServer, q *queue.Queue[*plateaupb.MasterMessage]) error {
-	var batch []*plateaupb.MasterMessage
-	for {
-		var closed bool
-		batch, closed = q.Take(batch)
-		for _, msg := range batch {
-			if err := stream.Send(msg); err != nil {
-				return err
-			}
-		}
-		if closed {
-			return errors.New("link closed by the master")
-		}
-		select {
-		case <-q.Wake:
-		case <-stream.Context().Done():
-			return stream.Context().Err()
-		}
-	}
 }
 
 // registerAgent admits a new agent or re-admits a known one, and queues

@@ -5,6 +5,8 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/plateau/plateau/internal/httpapi"
+
 	"google.golang.org/protobuf/proto"
 
 	mesos "github.com/plateau/plateau/internal/api/mesos/v1"
@@ -58,7 +60,7 @@ func (m *Master) handleCall(streamID string, call *scheduler.Call) error {
 	case scheduler.Call_RECONCILE:
 		m.reconcile(fw, call.GetReconcile())
 	case scheduler.Call_RECONCILE_OPERATIONS:
-		return &httpError{http.StatusNotImplemented, "RECONCILE_OPERATIONS is not supported yet"}
+		return httpapi.Errorf(http.StatusNotImplemented, "RECONCILE_OPERATIONS is not supported yet")
 	case scheduler.Call_MESSAGE:
 		m.frameworkMessage(fw, call.GetMessage())
 	case scheduler.Call_REQUEST:

@@ -9,7 +9,6 @@ package master
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"net"
@@ -18,6 +17,8 @@ import (
 	"strconv"
 	"sync"
 	"time"
+
+	"github.com/plateau/plateau/internal/actor"
 
 	"github.com/google/uuid"
 	"google.golang.org/grpc"
@@ -28,9 +29,6 @@ import (
 	"github.com/plateau/plateau/internal/api/plateaupb"
 	"github.com/plateau/plateau/internal/version"
 )
-
-// ErrStopped is returned to callers once the master has shut down.
-var ErrStopped = errors.New("master is shutting down")
 
 // Master is a running Mesos master.
 type Master struct {
@@ -44,8 +42,7 @@ type Master struct {
 	http     *http.Server
 	grpc     *grpc.Server
 
-	work    chan func()   // closures run by the loop goroutine
-	stopped chan struct{} // closed when the loop has exited
+	mailbox *actor.Mailbox // closures run by the loop goroutine
 
 	// Everything below is owned by the loop goroutine.
 	frameworks          map[string]*framework
@@ -80,8 +77,7 @@ func New(cfg Config, opts ...Option) (*Master, error) {
 	m := &Master{
 		cfg:         cfg,
 		log:         slog.Default(),
-		work:        make(chan func(), 1024),
-		stopped:     make(chan struct{}),
+		mailbox:     actor.New(1024),
 		frameworks:  map[string]*framework{},
 		agents:      map[string]*agent{},
 		offers:      map[string]*offer{},
@@ -186,19 +182,19 @@ func (m *Master) Run(ctx context.Context) error {
 // loop runs the closures handed to the master and the allocation cycles,
 // one at a time, until ctx is cancelled.
 func (m *Master) loop(ctx context.Context) {
-	defer close(m.stopped)
+	defer m.mailbox.Close()
 	defer m.closeConnections()
 	ticker := time.NewTicker(m.cfg.AllocationInterval)
 	defer ticker.Stop()
 	for {
 		select {
-		case fn := <-m.work:
+		case fn := <-m.mailbox.Work():
 			fn()
 			// Batch: run what else is waiting before allocating, so that a
 			// burst of freed resources yields one cycle.
 			for i := 0; i < 256; i++ {
 				select {
-				case fn := <-m.work:
+				case fn := <-m.mailbox.Work():
 					fn()
 					continue
 				default:
@@ -214,36 +210,10 @@ func (m *Master) loop(ctx context.Context) {
 	}
 }
 
-// do runs fn on the loop goroutine and waits for it.
-func (m *Master) do(ctx context.Context, fn func()) error {
-	done := make(chan struct{})
-	select {
-	case m.work <- func() { fn(); close(done) }:
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-m.stopped:
-		return ErrStopped
-	}
-	select {
-	case <-done:
-		return nil
-	case <-m.stopped:
-		return ErrStopped
-	}
-}
-
-// post runs fn on the loop goroutine without waiting. It is for timers and
-// connection goroutines; it gives up only when the master has stopped.
-func (m *Master) post(fn func()) {
-	select {
-	case m.work <- fn:
-	case <-m.stopped:
-	}
-}
-
-// after runs fn on the loop goroutine once d has passed.
+func (m *Master) do(ctx context.Context, fn func()) error { return m.mailbox.Do(ctx, fn) }
+func (m *Master) post(fn func())                          { m.mailbox.Post(fn) }
 func (m *Master) after(d time.Duration, fn func()) *time.Timer {
-	return time.AfterFunc(d, func() { m.post(fn) })
+	return m.mailbox.After(d, fn)
 }
 
 // closeConnections ends every scheduler stream and agent link when the

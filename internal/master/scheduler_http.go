@@ -3,62 +3,33 @@ package master
 import (
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"time"
 
+	"github.com/plateau/plateau/internal/httpapi"
 	"github.com/plateau/plateau/internal/queue"
 
 	"github.com/google/uuid"
-	"google.golang.org/protobuf/proto"
 
 	"github.com/plateau/plateau/internal/api/codec"
 	"github.com/plateau/plateau/internal/api/mesos/v1/scheduler"
 )
 
-// maxRequestBody bounds a scheduler call's body.
-const maxRequestBody = 64 << 20
-
-// httpError is an error with the HTTP status Mesos answers it with.
-type httpError struct {
-	status int
-	msg    string
-}
-
-func (e *httpError) Error() string { return e.msg }
-
-func badRequest(format string, args ...any) error {
-	return &httpError{http.StatusBadRequest, fmt.Sprintf(format, args...)}
-}
-
-func forbidden(msg string) error { return &httpError{http.StatusForbidden, msg} }
-
-// writeError answers err with its status (500 if it has none).
-func writeError(w http.ResponseWriter, err error) {
-	status := http.StatusInternalServerError
-	var he *httpError
-	if errors.As(err, &he) {
-		status = he.status
-	} else if errors.Is(err, ErrStopped) {
-		status = http.StatusServiceUnavailable
-	}
-	http.Error(w, err.Error(), status)
-}
+func badRequest(format string, args ...any) error { return httpapi.BadRequest(format, args...) }
+func forbidden(msg string) error                  { return httpapi.Forbidden(msg) }
 
 // serveScheduler is POST /api/v1/scheduler.
 func (m *Master) serveScheduler(w http.ResponseWriter, r *http.Request) {
-	if r.Method != http.MethodPost {
-		w.Header().Set("Allow", http.MethodPost)
-		http.Error(w, fmt.Sprintf("Expecting one of { 'POST' }, but received '%s'", r.Method), http.StatusMethodNotAllowed)
+	if !httpapi.RequirePOST(w, r) {
 		return
 	}
 	call := &scheduler.Call{}
-	if err := decodeRequest(r, call); err != nil {
-		writeError(w, err)
+	if err := httpapi.Decode(r, call); err != nil {
+		httpapi.WriteError(w, err)
 		return
 	}
 	if err := validateCall(call); err != nil {
-		writeError(w, badRequest("Failed to validate scheduler::Call: %v", err))
+		httpapi.WriteError(w, badRequest("Failed to validate scheduler::Call: %v", err))
 		return
 	}
 	if call.GetType() == scheduler.Call_SUBSCRIBE {
@@ -70,57 +41,27 @@ func (m *Master) serveScheduler(w http.ResponseWriter, r *http.Request) {
 		err = doErr
 	}
 	if err != nil {
-		writeError(w, err)
+		httpapi.WriteError(w, err)
 		return
 	}
 	w.WriteHeader(http.StatusAccepted)
-}
-
-// decodeRequest reads the body of r into msg in the encoding its
-// Content-Type names.
-func decodeRequest(r *http.Request, msg proto.Message) error {
-	c, err := codec.ForContentType(r.Header.Get("Content-Type"))
-	if err != nil {
-		return codecError(err)
-	}
-	body, err := io.ReadAll(io.LimitReader(r.Body, maxRequestBody))
-	if err != nil {
-		return badRequest("Failed to read request body: %v", err)
-	}
-	if err := c.Unmarshal(body, msg); err != nil {
-		return badRequest("Failed to parse body into %s: %v", msg.ProtoReflect().Descriptor().Name(), err)
-	}
-	return nil
-}
-
-// codecError maps the codec's negotiation errors to Mesos's statuses.
-func codecError(err error) error {
-	switch {
-	case errors.Is(err, codec.ErrMissingContentType):
-		return badRequest("Expecting 'Content-Type' to be present")
-	case errors.Is(err, codec.ErrUnsupportedMediaType):
-		return &httpError{http.StatusUnsupportedMediaType, err.Error()}
-	case errors.Is(err, codec.ErrNotAcceptable):
-		return &httpError{http.StatusNotAcceptable, err.Error()}
-	}
-	return badRequest("%v", err)
 }
 
 // serveSubscribe answers SUBSCRIBE with the framework's event stream, which
 // lasts until the scheduler hangs up or the master ends it.
 func (m *Master) serveSubscribe(w http.ResponseWriter, r *http.Request, call *scheduler.Call) {
 	if r.Header.Get("Mesos-Stream-Id") != "" {
-		writeError(w, badRequest("Subscribe calls should not include the 'Mesos-Stream-Id' header"))
+		httpapi.WriteError(w, badRequest("Subscribe calls should not include the 'Mesos-Stream-Id' header"))
 		return
 	}
 	enc, err := codec.ForAccept(r.Header.Get("Accept"))
 	if err != nil {
-		writeError(w, codecError(err))
+		httpapi.WriteError(w, err)
 		return
 	}
 	flusher, ok := w.(http.Flusher)
 	if !ok {
-		writeError(w, errors.New("streaming unsupported by the connection"))
+		httpapi.WriteError(w, errors.New("streaming unsupported by the connection"))
 		return
 	}
 	streamID := uuid.NewString()
@@ -129,7 +70,7 @@ func (m *Master) serveSubscribe(w http.ResponseWriter, r *http.Request, call *sc
 		err = doErr
 	}
 	if err != nil {
-		writeError(w, err)
+		httpapi.WriteError(w, err)
 		return
 	}
 	w.Header().Set("Content-Type", enc.ContentType())
@@ -138,36 +79,29 @@ func (m *Master) serveSubscribe(w http.ResponseWriter, r *http.Request, call *sc
 	w.WriteHeader(http.StatusOK)
 	flusher.Flush()
 
+	// Heartbeats join the framework's events in its queue; the stream
+	// ends when the master closes the queue or the scheduler hangs up.
+	go heartbeats(sub.events, m.cfg.HeartbeatInterval, r.Context().Done())
 	rw := codec.NewRecordIOWriter(w, enc)
-	heartbeat := time.NewTicker(m.cfg.HeartbeatInterval)
-	defer heartbeat.Stop()
+	err = sub.events.Drain(r.Context().Done(), func(ev *scheduler.Event) error { return rw.Write(ev) }, nil)
+	if err != nil {
+		m.post(func() { m.frameworkDisconnected(sub.frameworkID, streamID) })
+	}
+}
+
+// heartbeats queues a HEARTBEAT every interval until the queue closes or
+// done does.
+func heartbeats(q *queue.Queue[*scheduler.Event], interval time.Duration, done <-chan struct{}) {
 	hb := &scheduler.Event{Type: scheduler.Event_HEARTBEAT.Enum()}
-	var batch []*scheduler.Event
+	t := time.NewTicker(interval)
+	defer t.Stop()
 	for {
-		var closed bool
-		batch, closed = sub.events.Take(batch)
-		for _, ev := range batch {
-			if err := rw.Write(ev); err != nil {
-				m.post(func() { m.frameworkDisconnected(sub.frameworkID, streamID) })
-				return
-			}
-		}
-		if len(batch) > 0 {
-			flusher.Flush()
-		}
-		if closed {
-			return
-		}
 		select {
-		case <-sub.events.Wake:
-		case <-heartbeat.C:
-			if err := rw.Write(hb); err != nil {
-				m.post(func() { m.frameworkDisconnected(sub.frameworkID, streamID) })
+		case <-t.C:
+			if !q.Push(hb) {
 				return
 			}
-			flusher.Flush()
-		case <-r.Context().Done():
-			m.post(func() { m.frameworkDisconnected(sub.frameworkID, streamID) })
+		case <-done:
 			return
 		}
 	}

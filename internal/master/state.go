@@ -7,6 +7,8 @@ import (
 	"sort"
 	"time"
 
+	"github.com/plateau/plateau/internal/httpapi"
+
 	"github.com/plateau/plateau/internal/taskstate"
 
 	"github.com/plateau/plateau/internal/model"
@@ -98,7 +100,7 @@ func (m *Master) flagMap() map[string]string {
 func (m *Master) serveState(w http.ResponseWriter, r *http.Request) {
 	var snap *stateSnapshot
 	if err := m.do(r.Context(), func() { snap = m.snapshot() }); err != nil {
-		writeError(w, err)
+		httpapi.WriteError(w, err)
 		return
 	}
 	writeJSON(w, r, snap.model())

@@ -1,7 +1,10 @@
 // Package queue is an unbounded FIFO that never blocks its producer.
 package queue
 
-import "sync"
+import (
+	"errors"
+	"sync"
+)
 
 // Queue is an unbounded FIFO with one consumer. A component's state
 // goroutine pushes into it without ever blocking; the goroutine that owns a
@@ -58,3 +61,34 @@ func (q *Queue[T]) Take(buf []T) ([]T, bool) {
 	q.items = q.items[:0]
 	return buf, q.closed
 }
+
+// Drain hands every queued item to send, in order, as items arrive, and
+// calls flush after each batch (if flush is not nil). It returns nil once
+// the queue is closed and emptied, send's error if it fails, or ErrDone
+// when done is closed first.
+func (q *Queue[T]) Drain(done <-chan struct{}, send func(T) error, flush func()) error {
+	var batch []T
+	for {
+		var closed bool
+		batch, closed = q.Take(batch)
+		for _, v := range batch {
+			if err := send(v); err != nil {
+				return err
+			}
+		}
+		if len(batch) > 0 && flush != nil {
+			flush()
+		}
+		if closed {
+			return nil
+		}
+		select {
+		case <-q.Wake:
+		case <-done:
+			return ErrDone
+		}
+	}
+}
+
+// ErrDone is returned by Drain when its done channel closes.
+var ErrDone = errors.New("queue: consumer done")

@@ -1,6 +1,9 @@
 package queue
 
-import "testing"
+import (
+	"errors"
+	"testing"
+)
 
 func TestQueue(t *testing.T) {
 	q := New[int]()
@@ -29,5 +32,35 @@ func TestQueue(t *testing.T) {
 	got, closed = q.Take(nil)
 	if !closed || len(got) != 1 || got[0] != 7 {
 		t.Fatalf("take after close = %v, %v; want [7], true", got, closed)
+	}
+}
+
+func TestDrain(t *testing.T) {
+	q := New[int]()
+	for i := range 5 {
+		q.Push(i)
+	}
+	q.Close()
+	var got []int
+	flushes := 0
+	if err := q.Drain(nil, func(v int) error { got = append(got, v); return nil }, func() { flushes++ }); err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 5 || got[4] != 4 || flushes != 1 {
+		t.Fatalf("drained %v with %d flushes", got, flushes)
+	}
+
+	q = New[int]()
+	q.Push(1)
+	boom := errors.New("boom")
+	if err := q.Drain(nil, func(int) error { return boom }, nil); err != boom {
+		t.Fatalf("Drain = %v, want send's error", err)
+	}
+
+	q = New[int]()
+	done := make(chan struct{})
+	close(done)
+	if err := q.Drain(done, func(int) error { return nil }, nil); err != ErrDone {
+		t.Fatalf("Drain = %v, want ErrDone", err)
 	}
 }

@@ -154,6 +154,8 @@ func parseFlags(fs *flag.FlagSet, args []string, env Env) error {
 // loggingFlags are the logging flags every daemon has.
 type loggingFlags struct {
 	level string
+	// Var is the handlers' level, which SET_LOGGING_LEVEL changes.
+	Var slog.LevelVar
 }
 
 func (l *loggingFlags) register(fs *flag.FlagSet) {
@@ -175,7 +177,8 @@ func (l *loggingFlags) logger(env Env, component string) (*slog.Logger, error) {
 	default:
 		return nil, usageError{fmt.Errorf("--logging_level %q is not one of DEBUG, INFO, WARNING, ERROR", l.level)}
 	}
-	return slog.New(slog.NewTextHandler(env.Stderr, &slog.HandlerOptions{Level: level})).With("component", component), nil
+	l.Var.Set(level)
+	return slog.New(slog.NewTextHandler(env.Stderr, &slog.HandlerOptions{Level: &l.Var})).With("component", component), nil
 }
 
 func errUnexpectedArgs(args []string) error {

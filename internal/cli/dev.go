@@ -44,7 +44,7 @@ func runDev(ctx context.Context, env Env, args []string) error {
 	}
 	mcfg := master.DefaultConfig()
 	mcfg.IP, mcfg.Port, mcfg.WorkDir = *ip, *masterPort, filepath.Join(*workDir, "master")
-	m, err := master.New(mcfg, master.WithLogger(mustLogger(logging, env, "master")))
+	m, err := master.New(mcfg, master.WithLogger(mustLogger(&logging, env, "master")), master.WithLogLevel(&logging.Var))
 	if err != nil {
 		return err
 	}
@@ -54,7 +54,7 @@ func runDev(ctx context.Context, env Env, args []string) error {
 	if err := acfg.Validate(); err != nil {
 		return usageError{err}
 	}
-	a, err := agent.New(acfg, agent.WithLogger(mustLogger(logging, env, "agent")))
+	a, err := agent.New(acfg, agent.WithLogger(mustLogger(&logging, env, "agent")))
 	if err != nil {
 		return err
 	}
@@ -97,7 +97,7 @@ func devWorkDir() (string, error) {
 }
 
 // mustLogger is logging.logger for flags already checked.
-func mustLogger(l loggingFlags, env Env, component string) *slog.Logger {
+func mustLogger(l *loggingFlags, env Env, component string) *slog.Logger {
 	log, _ := l.logger(env, component)
 	return log
 }

@@ -25,7 +25,7 @@ func runMaster(ctx context.Context, env Env, args []string) error {
 	if err != nil {
 		return err
 	}
-	m, err := master.New(cfg, master.WithLogger(log))
+	m, err := master.New(cfg, master.WithLogger(log), master.WithLogLevel(&logging.Var))
 	if err != nil {
 		return err
 	}

@@ -8,9 +8,11 @@ package cluster
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"log/slog"
+	"net/http"
 	"os"
 	"path/filepath"
 	"sync"
@@ -145,7 +147,31 @@ func New(opts Options) (*Cluster, error) {
 		c.wg.Add(1)
 		go func() { defer c.wg.Done(); _ = a.Run(ctx) }()
 	}
+	if err := c.WaitForAgents(len(c.Agents), 30*time.Second); err != nil {
+		c.Stop()
+		return nil, err
+	}
 	return c, nil
+}
+
+// WaitForAgents waits until n agents are registered and connected.
+func (c *Cluster) WaitForAgents(n int, timeout time.Duration) error {
+	deadline := time.Now().Add(timeout)
+	for {
+		var snap map[string]float64
+		resp, err := http.Get("http://" + c.MasterAddr() + "/metrics/snapshot")
+		if err == nil {
+			err = json.NewDecoder(resp.Body).Decode(&snap)
+			resp.Body.Close()
+		}
+		if err == nil && int(snap["master/slaves_active"]) == n {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("%d agents did not register within %v (last error: %v)", n, timeout, err)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
 }
 
 func (c *Cluster) startMaster(ctx context.Context) error {

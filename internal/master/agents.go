@@ -7,6 +7,8 @@ import (
 	"strconv"
 	"time"
 
+	masterpb "github.com/plateau/plateau/internal/api/mesos/v1/master"
+
 	"github.com/plateau/plateau/internal/taskstate"
 
 	"github.com/plateau/plateau/internal/queue"
@@ -99,6 +101,7 @@ func (m *Master) registerAgent(reg *plateaupb.RegisterAgent, link *agentLink) (s
 			a.link.out.Close()
 		}
 		m.log.Info("agent re-registered", "agent", id, "endpoint", reg.GetEndpoint())
+		m.counts.agentReregistration++
 		a.info, a.endpoint, a.version, a.link = info, reg.GetEndpoint(), reg.GetVersion(), link
 		a.reregistered = now
 		m.reconcileAgent(a, reg)
@@ -123,6 +126,8 @@ func (m *Master) registerAgent(reg *plateaupb.RegisterAgent, link *agentLink) (s
 			m.adoptAgentState(a, reg, false)
 		}
 		m.alloc.AddAgent(id, allocator.Agent{Hostname: info.GetHostname()}, total, a.usedResources())
+		m.counts.agentRegistrations++
+		m.publish(&masterpb.Event{Type: masterpb.Event_AGENT_ADDED.Enum(), AgentAdded: &masterpb.Event_AgentAdded{Agent: a.snapshot().proto()}})
 		m.log.Info("agent registered", "agent", id, "hostname", info.GetHostname(), "endpoint", reg.GetEndpoint(), "resources", total.String())
 	}
 	link.out.Push(&plateaupb.MasterMessage{Message: &plateaupb.MasterMessage_Registered{Registered: &plateaupb.AgentRegistered{

@@ -5,6 +5,8 @@ import (
 	"net/http"
 	"time"
 
+	masterpb "github.com/plateau/plateau/internal/api/mesos/v1/master"
+
 	"github.com/plateau/plateau/internal/httpapi"
 
 	"google.golang.org/protobuf/proto"
@@ -91,6 +93,7 @@ func (m *Master) updateFramework(fw *framework, u *scheduler.Call_UpdateFramewor
 	}
 	m.setFrameworkInfo(fw, info)
 	m.alloc.UpdateFramework(fw.id, allocatorFramework(info))
+	m.publishFramework(masterpb.Event_FRAMEWORK_UPDATED, fw)
 	if roles := u.GetSuppressedRoles(); len(roles) > 0 {
 		m.alloc.SuppressOffers(fw.id, roles)
 	}
@@ -112,6 +115,7 @@ func (m *Master) decline(fw *framework, ids []*mesos.OfferID, filters *mesos.Fil
 			continue // Mesos ignores offers that are no longer valid
 		}
 		m.removeOfferWithFilter(o, refuse)
+		m.counts.offersDeclined++
 	}
 }
 

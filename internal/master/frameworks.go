@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"time"
 
+	masterpb "github.com/plateau/plateau/internal/api/mesos/v1/master"
+
 	"github.com/plateau/plateau/internal/taskstate"
 
 	"github.com/plateau/plateau/internal/queue"
@@ -51,6 +53,7 @@ func (m *Master) subscribe(sub *scheduler.Call_Subscribe, streamID string) (*sub
 		m.setFrameworkInfo(fw, info)
 		m.alloc.AddFramework(fw.id, allocatorFramework(info), m.usedByFramework(fw.id), true)
 		m.log.Info("framework subscribed", "framework", fw.id, "name", info.GetName(), "roles", frameworkRoles(info))
+		defer m.publishFramework(masterpb.Event_FRAMEWORK_ADDED, fw)
 	} else {
 		// Failover: the old connection, if any, is told and closed.
 		if fw.stream != nil {
@@ -70,6 +73,7 @@ func (m *Master) subscribe(sub *scheduler.Call_Subscribe, streamID string) (*sub
 				UpdateFramework: &plateaupb.UpdateFramework{FrameworkInfo: info}}})
 		}
 		m.log.Info("framework re-subscribed", "framework", fw.id, "name", info.GetName())
+		defer m.publishFramework(masterpb.Event_FRAMEWORK_UPDATED, fw)
 	}
 	fw.epoch++
 	fw.active = true
@@ -192,6 +196,7 @@ func (m *Master) removeFramework(fw *framework) {
 	fw.unregistered = time.Now()
 	m.alloc.RemoveFramework(fw.id)
 	delete(m.frameworks, fw.id)
+	m.publish(&masterpb.Event{Type: masterpb.Event_FRAMEWORK_REMOVED.Enum(), FrameworkRemoved: &masterpb.Event_FrameworkRemoved{FrameworkInfo: fw.info}})
 	m.completedFrameworks = append(m.completedFrameworks, fw)
 	if len(m.completedFrameworks) > maxCompletedFrameworks {
 		m.completedFrameworks = m.completedFrameworks[1:]
@@ -200,4 +205,17 @@ func (m *Master) removeFramework(fw *framework) {
 
 func errorEvent(msg string) *scheduler.Event {
 	return &scheduler.Event{Type: scheduler.Event_ERROR.Enum(), Error: &scheduler.Event_Error{Message: proto.String(msg)}}
+}
+
+// publishFramework tells operator subscribers of a new or changed
+// framework.
+func (m *Master) publishFramework(t masterpb.Event_Type, fw *framework) {
+	p := fw.snapshot().proto()
+	ev := &masterpb.Event{Type: t.Enum()}
+	if t == masterpb.Event_FRAMEWORK_ADDED {
+		ev.FrameworkAdded = &masterpb.Event_FrameworkAdded{Framework: p}
+	} else {
+		ev.FrameworkUpdated = &masterpb.Event_FrameworkUpdated{Framework: p}
+	}
+	m.publish(ev)
 }

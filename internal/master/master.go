@@ -16,7 +16,11 @@ import (
 	"os"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
+
+	masterpb "github.com/plateau/plateau/internal/api/mesos/v1/master"
+	"github.com/plateau/plateau/internal/queue"
 
 	"github.com/plateau/plateau/internal/actor"
 
@@ -34,6 +38,7 @@ import (
 type Master struct {
 	cfg   Config
 	log   *slog.Logger
+	level *slog.LevelVar // changed by SET_LOGGING_LEVEL
 	alloc allocator.Allocator
 	info  *mesos.MasterInfo
 	start time.Time
@@ -57,6 +62,14 @@ type Master struct {
 	// revived).
 	dirtyAgents map[string]struct{}
 	fullCycle   bool
+	counts      counters
+	// subscribers are the operator API's event streams.
+	subscribers    map[int]*queue.Queue[*masterpb.Event]
+	nextSubscriber int
+
+	// invalidCalls is counted by HTTP handlers, outside the loop.
+	invalidCalls atomic.Int64
+	prom         *promMetrics
 }
 
 // Option customises a Master.
@@ -64,6 +77,10 @@ type Option func(*Master)
 
 // WithLogger sets the logger (default: slog.Default()).
 func WithLogger(l *slog.Logger) Option { return func(m *Master) { m.log = l } }
+
+// WithLogLevel lets the operator API's SET_LOGGING_LEVEL change the
+// level of the logger's handler.
+func WithLogLevel(l *slog.LevelVar) Option { return func(m *Master) { m.level = l } }
 
 // WithAllocator replaces the default DRF allocator.
 func WithAllocator(a allocator.Allocator) Option { return func(m *Master) { m.alloc = a } }
@@ -82,6 +99,8 @@ func New(cfg Config, opts ...Option) (*Master, error) {
 		agents:      map[string]*agent{},
 		offers:      map[string]*offer{},
 		dirtyAgents: map[string]struct{}{},
+		subscribers: map[int]*queue.Queue[*masterpb.Event]{},
+		level:       &slog.LevelVar{},
 		start:       time.Now(),
 	}
 	for _, o := range opts {
@@ -96,6 +115,7 @@ func New(cfg Config, opts ...Option) (*Master, error) {
 	}
 	m.listener = ln
 	m.info = m.masterInfo(ln.Addr().(*net.TCPAddr).Port)
+	m.prom = newPromMetrics(m)
 	m.grpc = grpc.NewServer()
 	plateaupb.RegisterAgentLinkServer(m.grpc, &agentLinkServer{m: m})
 	m.http = &http.Server{Handler: m.routes(), ReadHeaderTimeout: 10 * time.Second}
@@ -228,5 +248,8 @@ func (m *Master) closeConnections() {
 		if a.link != nil {
 			a.link.out.Close()
 		}
+	}
+	for _, q := range m.subscribers {
+		q.Close()
 	}
 }

@@ -18,6 +18,7 @@ import (
 func (m *Master) allocate(full bool) {
 	now := time.Now()
 	full = full || m.fullCycle
+	defer func() { m.prom.allocation.Observe(time.Since(now).Seconds()) }()
 	if !full && len(m.dirtyAgents) == 0 {
 		return
 	}
@@ -43,6 +44,7 @@ func (m *Master) allocate(full bool) {
 		}
 		o := m.newOffer(fw, a, al)
 		batches[fw] = append(batches[fw], o.offer)
+		m.counts.offersSent++
 	}
 	for fw, offers := range batches {
 		fw.send(&scheduler.Event{Type: scheduler.Event_OFFERS.Enum(), Offers: &scheduler.Event_Offers{Offers: offers}})
@@ -102,6 +104,7 @@ func (m *Master) removeOffer(o *offer, rescind bool) {
 	m.alloc.Recover(o.frameworkID, o.agentID, o.resources, time.Now(), 0)
 	m.dirtyAgents[o.agentID] = struct{}{}
 	if rescind {
+		m.counts.offersRescinded++
 		if fw := m.frameworks[o.frameworkID]; fw != nil {
 			fw.send(&scheduler.Event{Type: scheduler.Event_RESCIND.Enum(), Rescind: &scheduler.Event_Rescind{OfferId: o.offer.GetId()}})
 		}

@@ -13,6 +13,7 @@ import (
 func (m *Master) routes() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("/api/v1/scheduler", m.serveScheduler)
+	mux.HandleFunc("/api/v1", m.serveOperator)
 	for _, p := range []string{"/master/state", "/master/state.json", "/state", "/state.json"} {
 		mux.HandleFunc("GET "+p, m.serveState)
 	}
@@ -21,6 +22,8 @@ func (m *Master) routes() http.Handler {
 	}
 	mux.HandleFunc("GET /version", serveVersion)
 	mux.HandleFunc("GET /master/redirect", m.serveRedirect)
+	mux.HandleFunc("GET /metrics/snapshot", m.serveMetricsSnapshot)
+	mux.Handle("GET /metrics", m.prom.handler())
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.ProtoMajor == 2 && strings.HasPrefix(r.Header.Get("Content-Type"), "application/grpc") {
 			m.grpc.ServeHTTP(w, r)

@@ -29,9 +29,14 @@ func (m *Master) serveScheduler(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if err := validateCall(call); err != nil {
+		m.invalidCalls.Add(1)
 		httpapi.WriteError(w, badRequest("Failed to validate scheduler::Call: %v", err))
 		return
 	}
+	start := time.Now()
+	defer func() {
+		m.prom.calls.WithLabelValues("scheduler", call.GetType().String()).Observe(time.Since(start).Seconds())
+	}()
 	if call.GetType() == scheduler.Call_SUBSCRIBE {
 		m.serveSubscribe(w, r, call)
 		return
@@ -81,7 +86,7 @@ func (m *Master) serveSubscribe(w http.ResponseWriter, r *http.Request, call *sc
 
 	// Heartbeats join the framework's events in its queue; the stream
 	// ends when the master closes the queue or the scheduler hangs up.
-	go heartbeats(sub.events, m.cfg.HeartbeatInterval, r.Context().Done())
+	go heartbeats(sub.events, &scheduler.Event{Type: scheduler.Event_HEARTBEAT.Enum()}, m.cfg.HeartbeatInterval, r.Context().Done())
 	rw := codec.NewRecordIOWriter(w, enc)
 	err = sub.events.Drain(r.Context().Done(), func(ev *scheduler.Event) error { return rw.Write(ev) }, nil)
 	if err != nil {
@@ -89,10 +94,9 @@ func (m *Master) serveSubscribe(w http.ResponseWriter, r *http.Request, call *sc
 	}
 }
 
-// heartbeats queues a HEARTBEAT every interval until the queue closes or
-// done does.
-func heartbeats(q *queue.Queue[*scheduler.Event], interval time.Duration, done <-chan struct{}) {
-	hb := &scheduler.Event{Type: scheduler.Event_HEARTBEAT.Enum()}
+// heartbeats queues hb every interval until the queue closes or done
+// does.
+func heartbeats[T any](q *queue.Queue[T], hb T, interval time.Duration, done <-chan struct{}) {
 	t := time.NewTicker(interval)
 	defer t.Stop()
 	for {

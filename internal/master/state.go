@@ -36,7 +36,12 @@ type frameworkSnapshot struct {
 	registered, reregistered, unregistered time.Time
 	tasks, completedTasks                  []*mesos.Task
 	offers                                 []*mesos.Offer
-	executors                              []*mesos.ExecutorInfo
+	executors                              []executorSnapshot
+}
+
+type executorSnapshot struct {
+	info    *mesos.ExecutorInfo
+	agentID string
 }
 
 type agentSnapshot struct {
@@ -50,41 +55,48 @@ type agentSnapshot struct {
 // snapshot copies the state's records. Runs on the loop.
 func (m *Master) snapshot() *stateSnapshot {
 	s := &stateSnapshot{info: m.info, start: m.start, flags: m.flagMap()}
-	fwSnap := func(fw *framework) frameworkSnapshot {
-		f := frameworkSnapshot{info: fw.info, active: fw.active, connected: fw.stream != nil,
-			registered: fw.registered, reregistered: fw.reregistered, unregistered: fw.unregistered}
-		for _, t := range fw.tasks {
-			f.tasks = append(f.tasks, t)
-		}
-		f.completedTasks = append(f.completedTasks, fw.completedTasks...)
-		for _, o := range fw.offers {
-			f.offers = append(f.offers, o.offer)
-		}
-		for _, execs := range fw.executors {
-			for _, e := range execs {
-				f.executors = append(f.executors, e)
-			}
-		}
-		return f
-	}
 	for _, fw := range m.frameworks {
-		s.frameworks = append(s.frameworks, fwSnap(fw))
+		s.frameworks = append(s.frameworks, fw.snapshot())
 	}
 	for _, fw := range m.completedFrameworks {
-		s.completedFrameworks = append(s.completedFrameworks, fwSnap(fw))
+		s.completedFrameworks = append(s.completedFrameworks, fw.snapshot())
 	}
 	for _, a := range m.agents {
-		as := agentSnapshot{info: a.info, endpoint: a.endpoint, version: a.version, active: a.active && a.link != nil,
-			registered: a.registered, reregistered: a.reregistered}
-		for _, used := range a.usedResources() {
-			as.used = append(as.used, used...)
-		}
-		for _, o := range a.offers {
-			as.offered = append(as.offered, o.resources...)
-		}
-		s.agents = append(s.agents, as)
+		s.agents = append(s.agents, a.snapshot())
 	}
 	return s
+}
+
+// snapshot copies a framework's record.
+func (fw *framework) snapshot() frameworkSnapshot {
+	f := frameworkSnapshot{info: fw.info, active: fw.active, connected: fw.stream != nil,
+		registered: fw.registered, reregistered: fw.reregistered, unregistered: fw.unregistered}
+	for _, t := range fw.tasks {
+		f.tasks = append(f.tasks, t)
+	}
+	f.completedTasks = append(f.completedTasks, fw.completedTasks...)
+	for _, o := range fw.offers {
+		f.offers = append(f.offers, o.offer)
+	}
+	for agentID, execs := range fw.executors {
+		for _, e := range execs {
+			f.executors = append(f.executors, executorSnapshot{e, agentID})
+		}
+	}
+	return f
+}
+
+// snapshot copies an agent's record.
+func (a *agent) snapshot() agentSnapshot {
+	as := agentSnapshot{info: a.info, endpoint: a.endpoint, version: a.version, active: a.active && a.link != nil,
+		registered: a.registered, reregistered: a.reregistered}
+	for _, used := range a.usedResources() {
+		as.used = append(as.used, used...)
+	}
+	for _, o := range a.offers {
+		as.offered = append(as.offered, o.resources...)
+	}
+	return as
 }
 
 func (m *Master) flagMap() map[string]string {
@@ -183,7 +195,7 @@ func (f frameworkSnapshot) model() map[string]any {
 		}
 	}
 	for _, e := range f.executors {
-		used = append(used, e.GetResources()...)
+		used = append(used, e.info.GetResources()...)
 	}
 	completed := make([]any, 0, len(f.completedTasks))
 	for _, t := range f.completedTasks {
@@ -200,8 +212,8 @@ func (f frameworkSnapshot) model() map[string]any {
 	executors := make([]any, 0, len(f.executors))
 	for _, e := range f.executors {
 		executors = append(executors, map[string]any{
-			"executor_id": e.GetExecutorId().GetValue(), "name": e.GetName(), "framework_id": e.GetFrameworkId().GetValue(),
-			"resources": model.Resources(e.GetResources()),
+			"executor_id": e.info.GetExecutorId().GetValue(), "name": e.info.GetName(), "framework_id": e.info.GetFrameworkId().GetValue(),
+			"slave_id": e.agentID, "resources": model.Resources(e.info.GetResources()),
 		})
 	}
 	var caps []string

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"time"
 
+	masterpb "github.com/plateau/plateau/internal/api/mesos/v1/master"
+
 	"github.com/plateau/plateau/internal/taskstate"
 
 	"google.golang.org/protobuf/proto"
@@ -222,6 +224,7 @@ func newTask(fw *framework, a *agent, ti *mesos.TaskInfo) *mesos.Task {
 func (m *Master) addTask(fw *framework, a *agent, t *mesos.Task) {
 	id := t.GetTaskId().GetValue()
 	fw.tasks[id] = t
+	m.publish(&masterpb.Event{Type: masterpb.Event_TASK_ADDED.Enum(), TaskAdded: &masterpb.Event_TaskAdded{Task: t}})
 	if a.tasks[fw.id] == nil {
 		a.tasks[fw.id] = map[string]*mesos.Task{}
 	}
@@ -284,7 +287,10 @@ func (m *Master) statusUpdate(a *agent, u *plateaupb.StatusUpdate) {
 		wasTerminal := taskstate.IsTerminal(t.GetState())
 		t = withState(t, latest, status)
 		m.replaceTask(a, t)
+		m.publish(&masterpb.Event{Type: masterpb.Event_TASK_UPDATED.Enum(), TaskUpdated: &masterpb.Event_TaskUpdated{
+			FrameworkId: u.GetFrameworkId(), Status: status, State: latest.Enum()}})
 		if !wasTerminal && taskstate.IsTerminal(latest) {
+			m.counts.countTerminal(latest)
 			m.alloc.Recover(fwID, a.id, t.GetResources(), time.Now(), 0)
 			m.dirtyAgents[a.id] = struct{}{}
 		}

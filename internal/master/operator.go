@@ -1,0 +1,331 @@
+package master
+
+import (
+	"log/slog"
+	"net/http"
+	"sort"
+	"time"
+
+	"google.golang.org/protobuf/proto"
+
+	"github.com/plateau/plateau/internal/api/codec"
+	mesos "github.com/plateau/plateau/internal/api/mesos/v1"
+	masterpb "github.com/plateau/plateau/internal/api/mesos/v1/master"
+	"github.com/plateau/plateau/internal/httpapi"
+	"github.com/plateau/plateau/internal/queue"
+	"github.com/plateau/plateau/internal/version"
+)
+
+// serveOperator is POST /api/v1, the v1 operator API. Read-only calls are
+// answered from a snapshot, built outside the master's loop.
+func (m *Master) serveOperator(w http.ResponseWriter, r *http.Request) {
+	if !httpapi.RequirePOST(w, r) {
+		return
+	}
+	call := &masterpb.Call{}
+	if err := httpapi.Decode(r, call); err != nil {
+		httpapi.WriteError(w, err)
+		return
+	}
+	enc, err := codec.ForAccept(r.Header.Get("Accept"))
+	if err != nil {
+		httpapi.WriteError(w, err)
+		return
+	}
+	start := time.Now()
+	defer func() {
+		m.prom.calls.WithLabelValues("operator", call.GetType().String()).Observe(time.Since(start).Seconds())
+	}()
+	if call.GetType() == masterpb.Call_SUBSCRIBE {
+		m.serveOperatorSubscribe(w, r, enc)
+		return
+	}
+	resp, err := m.operatorCall(r, call)
+	if err != nil {
+		httpapi.WriteError(w, err)
+		return
+	}
+	if resp == nil {
+		w.WriteHeader(http.StatusAccepted)
+		return
+	}
+	body, err := enc.Marshal(resp)
+	if err != nil {
+		httpapi.WriteError(w, err)
+		return
+	}
+	w.Header().Set("Content-Type", enc.ContentType())
+	_, _ = w.Write(body)
+}
+
+// operatorCall answers one call; a nil response means 202 Accepted.
+func (m *Master) operatorCall(r *http.Request, call *masterpb.Call) (*masterpb.Response, error) {
+	// A response's type has the name of the call it answers.
+	resp := &masterpb.Response{Type: masterpb.Response_Type(masterpb.Response_Type_value[call.GetType().String()]).Enum()}
+	snapshot := func() (*stateSnapshot, error) {
+		var s *stateSnapshot
+		err := m.do(r.Context(), func() { s = m.snapshot() })
+		return s, err
+	}
+	switch call.GetType() {
+	case masterpb.Call_GET_HEALTH:
+		resp.GetHealth = &masterpb.Response_GetHealth{Healthy: proto.Bool(true)}
+	case masterpb.Call_GET_FLAGS:
+		resp.GetFlags = &masterpb.Response_GetFlags{Flags: flagList(m.flagMap())}
+	case masterpb.Call_GET_VERSION:
+		resp.GetVersion = &masterpb.Response_GetVersion{VersionInfo: versionInfo()}
+	case masterpb.Call_GET_METRICS:
+		var snap map[string]float64
+		if err := m.do(r.Context(), func() { snap = m.metrics() }); err != nil {
+			return nil, err
+		}
+		resp.GetMetrics = &masterpb.Response_GetMetrics{Metrics: metricList(snap)}
+	case masterpb.Call_GET_LOGGING_LEVEL:
+		resp.GetLoggingLevel = &masterpb.Response_GetLoggingLevel{Level: proto.Uint32(glogLevel(m.level.Level()))}
+	case masterpb.Call_SET_LOGGING_LEVEL:
+		set := call.GetSetLoggingLevel()
+		if set == nil {
+			return nil, badRequest("Expecting 'set_logging_level' to be present")
+		}
+		m.setLoggingLevel(set.GetLevel(), time.Duration(set.GetDuration().GetNanoseconds()))
+		return nil, nil
+	case masterpb.Call_GET_STATE:
+		s, err := snapshot()
+		if err != nil {
+			return nil, err
+		}
+		resp.GetState = s.getState()
+	case masterpb.Call_GET_AGENTS:
+		s, err := snapshot()
+		if err != nil {
+			return nil, err
+		}
+		resp.GetAgents = s.getAgents()
+	case masterpb.Call_GET_FRAMEWORKS:
+		s, err := snapshot()
+		if err != nil {
+			return nil, err
+		}
+		resp.GetFrameworks = s.getFrameworks()
+	case masterpb.Call_GET_EXECUTORS:
+		s, err := snapshot()
+		if err != nil {
+			return nil, err
+		}
+		resp.GetExecutors = s.getExecutors()
+	case masterpb.Call_GET_TASKS:
+		s, err := snapshot()
+		if err != nil {
+			return nil, err
+		}
+		resp.GetTasks = s.getTasks()
+	case masterpb.Call_GET_ROLES:
+		s, err := snapshot()
+		if err != nil {
+			return nil, err
+		}
+		resp.GetRoles = s.getRoles()
+	case masterpb.Call_GET_MASTER:
+		resp.GetMaster = &masterpb.Response_GetMaster{MasterInfo: m.info, StartTime: proto.Float64(seconds(m.start)), ElectedTime: proto.Float64(seconds(m.start))}
+	case masterpb.Call_TEARDOWN:
+		id := call.GetTeardown().GetFrameworkId().GetValue()
+		if call.GetTeardown() == nil {
+			return nil, badRequest("Expecting 'teardown' to be present")
+		}
+		var found bool
+		if err := m.do(r.Context(), func() {
+			if fw := m.frameworks[id]; fw != nil {
+				found = true
+				m.removeFramework(fw)
+			}
+		}); err != nil {
+			return nil, err
+		}
+		if !found {
+			return nil, badRequest("No framework found with specified ID")
+		}
+		return nil, nil
+	case masterpb.Call_UNKNOWN:
+		return nil, badRequest("Expecting 'type' to be present")
+	default:
+		return nil, httpapi.Errorf(http.StatusNotImplemented, "Operator call %s is not supported by Plateau yet", call.GetType())
+	}
+	return resp, nil
+}
+
+// Logging levels: Mesos speaks glog's verbosity (0 is INFO, higher is
+// more verbose); slog's DEBUG is glog level 1 and above.
+func glogLevel(l slog.Level) uint32 {
+	if l <= slog.LevelDebug {
+		return 1
+	}
+	return 0
+}
+
+// setLoggingLevel changes the log level, for a while when d > 0 (Mesos
+// reverts SET_LOGGING_LEVEL after its duration).
+func (m *Master) setLoggingLevel(level uint32, d time.Duration) {
+	old := m.level.Level()
+	if level > 0 {
+		m.level.Set(slog.LevelDebug)
+	} else {
+		m.level.Set(slog.LevelInfo)
+	}
+	if d > 0 {
+		time.AfterFunc(d, func() { m.level.Set(old) })
+	}
+}
+
+func flagList(flags map[string]string) []*mesos.Flag {
+	out := make([]*mesos.Flag, 0, len(flags))
+	for k, v := range flags {
+		out = append(out, &mesos.Flag{Name: proto.String(k), Value: proto.String(v)})
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].GetName() < out[j].GetName() })
+	return out
+}
+
+func metricList(snap map[string]float64) []*mesos.Metric {
+	out := make([]*mesos.Metric, 0, len(snap))
+	for k, v := range snap {
+		out = append(out, &mesos.Metric{Name: proto.String(k), Value: proto.Float64(v)})
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].GetName() < out[j].GetName() })
+	return out
+}
+
+func versionInfo() *mesos.VersionInfo {
+	return &mesos.VersionInfo{Version: proto.String(version.MesosVersion), GitTag: proto.String("plateau-" + version.Version)}
+}
+
+func timeInfo(t time.Time) *mesos.TimeInfo {
+	if t.IsZero() {
+		return nil
+	}
+	return &mesos.TimeInfo{Nanoseconds: proto.Int64(t.UnixNano())}
+}
+
+func seconds(t time.Time) float64 { return float64(t.UnixNano()) / 1e9 }
+
+func (s *stateSnapshot) getState() *masterpb.Response_GetState {
+	return &masterpb.Response_GetState{GetTasks: s.getTasks(), GetExecutors: s.getExecutors(),
+		GetFrameworks: s.getFrameworks(), GetAgents: s.getAgents()}
+}
+
+func (s *stateSnapshot) getAgents() *masterpb.Response_GetAgents {
+	out := &masterpb.Response_GetAgents{}
+	for _, a := range s.agents {
+		out.Agents = append(out.Agents, a.proto())
+	}
+	return out
+}
+
+func (a agentSnapshot) proto() *masterpb.Response_GetAgents_Agent {
+	return &masterpb.Response_GetAgents_Agent{
+		AgentInfo: a.info, Active: proto.Bool(a.active), Deactivated: proto.Bool(!a.active), Version: proto.String(a.version),
+		Pid: proto.String("slave(1)@" + a.endpoint), RegisteredTime: timeInfo(a.registered), ReregisteredTime: timeInfo(a.reregistered),
+		TotalResources: a.info.GetResources(), AllocatedResources: a.used, OfferedResources: a.offered,
+	}
+}
+
+func (s *stateSnapshot) getFrameworks() *masterpb.Response_GetFrameworks {
+	out := &masterpb.Response_GetFrameworks{}
+	for _, f := range s.frameworks {
+		out.Frameworks = append(out.Frameworks, f.proto())
+	}
+	for _, f := range s.completedFrameworks {
+		out.CompletedFrameworks = append(out.CompletedFrameworks, f.proto())
+	}
+	return out
+}
+
+func (f frameworkSnapshot) proto() *masterpb.Response_GetFrameworks_Framework {
+	p := &masterpb.Response_GetFrameworks_Framework{
+		FrameworkInfo: f.info, Active: proto.Bool(f.active), Connected: proto.Bool(f.connected), Recovered: proto.Bool(false),
+		RegisteredTime: timeInfo(f.registered), ReregisteredTime: timeInfo(f.reregistered), UnregisteredTime: timeInfo(f.unregistered),
+		Offers: f.offers,
+	}
+	for _, o := range f.offers {
+		p.OfferedResources = append(p.OfferedResources, o.GetResources()...)
+	}
+	for _, t := range f.tasks {
+		p.AllocatedResources = append(p.AllocatedResources, t.GetResources()...)
+	}
+	return p
+}
+
+func (s *stateSnapshot) getExecutors() *masterpb.Response_GetExecutors {
+	out := &masterpb.Response_GetExecutors{}
+	for _, f := range s.frameworks {
+		for _, e := range f.executors {
+			out.Executors = append(out.Executors, &masterpb.Response_GetExecutors_Executor{ExecutorInfo: e.info, AgentId: &mesos.AgentID{Value: proto.String(e.agentID)}})
+		}
+	}
+	return out
+}
+
+func (s *stateSnapshot) getTasks() *masterpb.Response_GetTasks {
+	out := &masterpb.Response_GetTasks{}
+	for _, f := range s.frameworks {
+		out.Tasks = append(out.Tasks, f.tasks...)
+		out.CompletedTasks = append(out.CompletedTasks, f.completedTasks...)
+	}
+	for _, f := range s.completedFrameworks {
+		out.CompletedTasks = append(out.CompletedTasks, f.completedTasks...)
+	}
+	return out
+}
+
+func (s *stateSnapshot) getRoles() *masterpb.Response_GetRoles {
+	roles := map[string]*mesos.Role{}
+	for _, f := range s.frameworks {
+		for _, name := range frameworkRoles(f.info) {
+			r := roles[name]
+			if r == nil {
+				r = &mesos.Role{Name: proto.String(name), Weight: proto.Float64(1)}
+				roles[name] = r
+			}
+			r.Frameworks = append(r.Frameworks, f.info.GetId())
+			for _, t := range f.tasks {
+				r.Resources = append(r.Resources, t.GetResources()...)
+			}
+		}
+	}
+	out := &masterpb.Response_GetRoles{}
+	for _, r := range roles {
+		out.Roles = append(out.Roles, r)
+	}
+	sort.Slice(out.Roles, func(i, j int) bool { return out.Roles[i].GetName() < out.Roles[j].GetName() })
+	return out
+}
+
+// serveOperatorSubscribe streams the master's events: SUBSCRIBED with the
+// whole state, then changes as they happen, and HEARTBEATs.
+func (m *Master) serveOperatorSubscribe(w http.ResponseWriter, r *http.Request, enc codec.Codec) {
+	var events *queue.Queue[*masterpb.Event]
+	var id int
+	if err := m.do(r.Context(), func() {
+		events = queue.New[*masterpb.Event]()
+		m.nextSubscriber++
+		id = m.nextSubscriber
+		m.subscribers[id] = events
+		events.Push(&masterpb.Event{Type: masterpb.Event_SUBSCRIBED.Enum(), Subscribed: &masterpb.Event_Subscribed{
+			GetState: m.snapshot().getState(), HeartbeatIntervalSeconds: proto.Float64(m.cfg.HeartbeatInterval.Seconds())}})
+	}); err != nil {
+		httpapi.WriteError(w, err)
+		return
+	}
+	defer m.post(func() { delete(m.subscribers, id) })
+	w.Header().Set("Content-Type", enc.ContentType())
+	w.WriteHeader(http.StatusOK)
+	go heartbeats(events, &masterpb.Event{Type: masterpb.Event_HEARTBEAT.Enum()}, m.cfg.HeartbeatInterval, r.Context().Done())
+	rw := codec.NewRecordIOWriter(w, enc)
+	_ = events.Drain(r.Context().Done(), func(ev *masterpb.Event) error { return rw.Write(ev) }, nil)
+}
+
+// publish sends an event to every operator subscriber. Runs on the loop.
+func (m *Master) publish(ev *masterpb.Event) {
+	for _, q := range m.subscribers {
+		q.Push(ev)
+	}
+}

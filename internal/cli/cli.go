@@ -55,13 +55,17 @@ type command struct {
 }
 
 var commands = map[string]command{
-	"master":   {"run a Mesos-compatible master", runMaster},
-	"agent":    {"run an agent that launches tasks for a master", runAgent},
-	"executor": {"the command executor (started by the agent)", runExecutor},
-	"dev":      {"run a master and an agent on this machine, in the foreground", runDev},
-	"run":      {"run one command as a task on the cluster, like mesos-execute", runRun},
-	"bench":    {"measure Plateau: bench launch", runBench},
-	"version":  {"print the version", runVersion},
+	"master":     {"run a Mesos-compatible master", runMaster},
+	"agent":      {"run an agent that launches tasks for a master", runAgent},
+	"executor":   {"the command executor (started by the agent)", runExecutor},
+	"dev":        {"run a master and an agent on this machine, in the foreground", runDev},
+	"run":        {"run one command as a task on the cluster, like mesos-execute", runRun},
+	"bench":      {"measure Plateau: bench launch", runBench},
+	"version":    {"print the version", runVersion},
+	"agents":     {"list the cluster's agents", runAgents},
+	"frameworks": {"list the cluster's frameworks", runFrameworks},
+	"tasks":      {"list the cluster's tasks", runTasks},
+	"task":       {"a task's sandbox: task log ID [--follow] [--stderr], task ls ID [PATH]", runTask},
 }
 
 // Main runs the command named by args[0] and returns the process exit code.

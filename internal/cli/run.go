@@ -111,7 +111,9 @@ func (r *runner) run(ctx context.Context) error {
 		username = u.Username
 	}
 	info := &mesos.FrameworkInfo{User: proto.String(username), Name: proto.String(r.name), Role: proto.String(r.role)}
-	sub, err := r.sched.Subscribe(ctx, info)
+	// The stream must outlive ctx: on Ctrl-C the task is killed and its
+	// end still has to arrive. sub.Close ends it.
+	sub, err := r.sched.Subscribe(context.Background(), info)
 	if err != nil {
 		return fmt.Errorf("subscribing to %s: %w", r.sched.Master, err)
 	}

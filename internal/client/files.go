@@ -50,3 +50,33 @@ func (f *Files) Read(ctx context.Context, path string, offset, length int64) ([]
 	}
 	return []byte(out.Data), out.Offset, nil
 }
+
+// Entry is a file in /files/browse.
+type Entry struct {
+	Path  string  `json:"path"`
+	Size  int64   `json:"size"`
+	Mtime float64 `json:"mtime"`
+	Mode  string  `json:"mode"`
+}
+
+// Browse lists a sandbox directory.
+func (f *Files) Browse(ctx context.Context, path string) ([]Entry, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+f.Agent+"/files/browse?"+url.Values{"path": {path}}.Encode(), nil)
+	if err != nil {
+		return nil, err
+	}
+	client := f.HTTP
+	if client == nil {
+		client = http.DefaultClient
+	}
+	resp, err := client.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return nil, responseError(resp)
+	}
+	var out []Entry
+	return out, json.NewDecoder(resp.Body).Decode(&out)
+}

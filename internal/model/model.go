@@ -4,10 +4,14 @@
 package model
 
 import (
+	"encoding/json"
 	"fmt"
 	"sort"
 	"strings"
 	"time"
+
+	"github.com/plateau/plateau/internal/api/codec"
+	"google.golang.org/protobuf/proto"
 
 	mesos "github.com/plateau/plateau/internal/api/mesos/v1"
 )
@@ -87,4 +91,11 @@ func Seconds(t time.Time) float64 {
 		return 0
 	}
 	return float64(t.UnixNano()) / 1e9
+}
+
+// Proto turns a protobuf message into Mesos's JSON, as a value that
+// encoding/json writes unchanged.
+func Proto(m proto.Message) json.RawMessage {
+	b, _ := codec.MarshalJSON(m)
+	return b
 }

@@ -1,0 +1,332 @@
+package cli
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"sort"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	mesos "github.com/plateau/plateau/internal/api/mesos/v1"
+	masterpb "github.com/plateau/plateau/internal/api/mesos/v1/master"
+	"github.com/plateau/plateau/internal/client"
+	"github.com/plateau/plateau/internal/model"
+	"github.com/plateau/plateau/internal/resources"
+)
+
+// Exit code of commands that found nothing by the name given.
+const exitNotFound = 3
+
+// inspectFlags are the flags every cluster-reading command has.
+type inspectFlags struct {
+	master string
+	json   bool
+}
+
+func (f *inspectFlags) register(fs interface {
+	StringVar(*string, string, string, string)
+	BoolVar(*bool, string, bool, string)
+}) {
+	fs.StringVar(&f.master, "master", "127.0.0.1:5050", "the master's host:port")
+	fs.BoolVar(&f.json, "json", false, "print JSON (Mesos's operator API JSON) instead of a table")
+}
+
+// state fetches GET_STATE.
+func (f *inspectFlags) state(ctx context.Context) (*masterpb.Response_GetState, error) {
+	st, err := (&client.Operator{Master: f.master}).GetState(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("asking %s: %w", f.master, err)
+	}
+	return st, nil
+}
+
+func parseInspect(name, synopsis string, env Env, args []string) (*inspectFlags, []string, error) {
+	fs := newFlagSet(name, synopsis, env)
+	var f inspectFlags
+	f.register(fs)
+	if err := parseFlags(fs, args, env); err != nil {
+		return nil, nil, err
+	}
+	return &f, fs.Args(), nil
+}
+
+func printJSON(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
+}
+
+func table(w io.Writer, header string, rows [][]string) {
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, header)
+	for _, r := range rows {
+		fmt.Fprintln(tw, strings.Join(r, "\t"))
+	}
+	tw.Flush()
+}
+
+func runAgents(ctx context.Context, env Env, args []string) error {
+	f, _, err := parseInspect("agents", "agents [--master HOST:PORT] [--json]", env, args)
+	if err != nil {
+		return err
+	}
+	st, err := f.state(ctx)
+	if err != nil {
+		return err
+	}
+	agents := st.GetGetAgents().GetAgents()
+	if f.json {
+		return printJSON(env.Stdout, model.Proto(st.GetGetAgents()))
+	}
+	var rows [][]string
+	for _, a := range agents {
+		total, used := resources.Resources(a.GetTotalResources()), resources.Resources(a.GetAllocatedResources())
+		state := "active"
+		if !a.GetActive() {
+			state = "inactive"
+		}
+		rows = append(rows, []string{a.GetAgentInfo().GetId().GetValue(), a.GetAgentInfo().GetHostname(), strings.TrimPrefix(a.GetPid(), "slave(1)@"), state,
+			fmt.Sprintf("%g/%g", used.Scalar("cpus"), total.Scalar("cpus")), fmt.Sprintf("%g/%g", used.Scalar("mem"), total.Scalar("mem")),
+			fmt.Sprintf("%g/%g", used.Scalar("disk"), total.Scalar("disk"))})
+	}
+	sort.Slice(rows, func(i, j int) bool { return rows[i][0] < rows[j][0] })
+	table(env.Stdout, "ID\tHOSTNAME\tADDRESS\tSTATE\tCPUS USED/TOTAL\tMEM (MB)\tDISK (MB)", rows)
+	return nil
+}
+
+func runFrameworks(ctx context.Context, env Env, args []string) error {
+	f, _, err := parseInspect("frameworks", "frameworks [--master HOST:PORT] [--json]", env, args)
+	if err != nil {
+		return err
+	}
+	st, err := f.state(ctx)
+	if err != nil {
+		return err
+	}
+	if f.json {
+		return printJSON(env.Stdout, model.Proto(st.GetGetFrameworks()))
+	}
+	running := map[string]int{}
+	for _, t := range st.GetGetTasks().GetTasks() {
+		running[t.GetFrameworkId().GetValue()]++
+	}
+	var rows [][]string
+	for _, fw := range st.GetGetFrameworks().GetFrameworks() {
+		i := fw.GetFrameworkInfo()
+		state := "active"
+		switch {
+		case !fw.GetConnected():
+			state = "disconnected"
+		case !fw.GetActive():
+			state = "inactive"
+		}
+		used := resources.Resources(fw.GetAllocatedResources())
+		rows = append(rows, []string{i.GetId().GetValue(), i.GetName(), strings.Join(frameworkRoleNames(i), ","), i.GetUser(), state,
+			strconv.Itoa(running[i.GetId().GetValue()]), fmt.Sprintf("%g", used.Scalar("cpus")), fmt.Sprintf("%g", used.Scalar("mem"))})
+	}
+	sort.Slice(rows, func(i, j int) bool { return rows[i][0] < rows[j][0] })
+	table(env.Stdout, "ID\tNAME\tROLES\tUSER\tSTATE\tTASKS\tCPUS\tMEM (MB)", rows)
+	return nil
+}
+
+func frameworkRoleNames(i *mesos.FrameworkInfo) []string {
+	if len(i.GetRoles()) > 0 {
+		return i.GetRoles()
+	}
+	return []string{i.GetRole()}
+}
+
+func runTasks(ctx context.Context, env Env, args []string) error {
+	fs := newFlagSet("tasks", "tasks [--master HOST:PORT] [--all] [--json]", env)
+	var f inspectFlags
+	f.register(fs)
+	all := fs.Bool("all", false, "include completed tasks")
+	if err := parseFlags(fs, args, env); err != nil {
+		return err
+	}
+	st, err := f.state(ctx)
+	if err != nil {
+		return err
+	}
+	tasks := st.GetGetTasks().GetTasks()
+	if *all {
+		tasks = append(tasks, st.GetGetTasks().GetCompletedTasks()...)
+	}
+	if f.json {
+		return printJSON(env.Stdout, model.Proto(&masterpb.Response_GetTasks{Tasks: tasks}))
+	}
+	hosts := map[string]string{}
+	for _, a := range st.GetGetAgents().GetAgents() {
+		hosts[a.GetAgentInfo().GetId().GetValue()] = a.GetAgentInfo().GetHostname()
+	}
+	var rows [][]string
+	for _, t := range tasks {
+		r := resources.Resources(t.GetResources())
+		rows = append(rows, []string{t.GetTaskId().GetValue(), t.GetName(), strings.TrimPrefix(t.GetState().String(), "TASK_"),
+			t.GetFrameworkId().GetValue(), hosts[t.GetAgentId().GetValue()], fmt.Sprintf("%g", r.Scalar("cpus")), fmt.Sprintf("%g", r.Scalar("mem")), since(t)})
+	}
+	sort.Slice(rows, func(i, j int) bool { return rows[i][0] < rows[j][0] })
+	table(env.Stdout, "ID\tNAME\tSTATE\tFRAMEWORK\tHOST\tCPUS\tMEM (MB)\tSINCE", rows)
+	return nil
+}
+
+// since is how long ago a task reached its current state.
+func since(t *mesos.Task) string {
+	s := t.GetStatuses()
+	if len(s) == 0 {
+		return "-"
+	}
+	d := time.Since(time.Unix(0, int64(s[len(s)-1].GetTimestamp()*1e9))).Round(time.Second)
+	return d.String()
+}
+
+// runTask is `plateau task log|ls ID ...`.
+func runTask(ctx context.Context, env Env, args []string) error {
+	if len(args) == 0 {
+		return usageError{errors.New("plateau task log ID [--follow] [--stderr] | plateau task ls ID [PATH]")}
+	}
+	switch args[0] {
+	case "log":
+		return runTaskLog(ctx, env, args[1:])
+	case "ls":
+		return runTaskLs(ctx, env, args[1:])
+	}
+	return usageError{fmt.Errorf("unknown task command %q (known: log, ls)", args[0])}
+}
+
+// sandboxOf finds a task's agent and sandbox path.
+func sandboxOf(ctx context.Context, f *inspectFlags, taskID string) (agentAddr, sandbox string, err error) {
+	st, err := f.state(ctx)
+	if err != nil {
+		return "", "", err
+	}
+	var task *mesos.Task
+	for _, t := range append(st.GetGetTasks().GetTasks(), st.GetGetTasks().GetCompletedTasks()...) {
+		if t.GetTaskId().GetValue() == taskID {
+			task = t
+			break
+		}
+	}
+	if task == nil {
+		return "", "", exitCodeError{code: exitNotFound, err: fmt.Errorf("no task %q", taskID)}
+	}
+	for _, a := range st.GetGetAgents().GetAgents() {
+		if a.GetAgentInfo().GetId().GetValue() == task.GetAgentId().GetValue() {
+			agentAddr = strings.TrimPrefix(a.GetPid(), "slave(1)@")
+		}
+	}
+	if agentAddr == "" {
+		return "", "", fmt.Errorf("the agent of task %q is gone", taskID)
+	}
+	executor := task.GetExecutorId().GetValue()
+	if executor == "" {
+		executor = taskID // a command task's executor ID is its task ID
+	}
+	sandbox = client.SandboxPath(task.GetFrameworkId().GetValue(), executor)
+	if task.GetExecutorId().GetValue() != "" && task.GetExecutorId().GetValue() != taskID {
+		// A task of a group writes to its own folder in the shared sandbox.
+		sandbox += "/tasks/" + taskID
+	}
+	if _, _, err := net.SplitHostPort(agentAddr); err != nil {
+		return "", "", fmt.Errorf("agent address %q: %w", agentAddr, err)
+	}
+	return agentAddr, sandbox, nil
+}
+
+func runTaskLog(ctx context.Context, env Env, args []string) error {
+	fs := newFlagSet("task log", "task log ID [--follow] [--stderr]", env)
+	var f inspectFlags
+	f.register(fs)
+	follow := fs.Bool("follow", false, "keep printing what the task writes")
+	stderr := fs.Bool("stderr", false, "print stderr instead of stdout")
+	id, rest := splitID(args)
+	if err := parseFlags(fs, rest, env); err != nil {
+		return err
+	}
+	if id == "" {
+		return usageError{errors.New("which task? plateau task log ID")}
+	}
+	agentAddr, sandbox, err := sandboxOf(ctx, &f, id)
+	if err != nil {
+		return err
+	}
+	name := "stdout"
+	if *stderr {
+		name = "stderr"
+	}
+	files := &client.Files{Agent: agentAddr}
+	path := sandbox + "/" + name
+	var offset int64
+	for {
+		data, at, err := files.Read(ctx, path, offset, 64*1024)
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			return err
+		}
+		if len(data) > 0 {
+			env.Stdout.Write(data)
+			offset = at + int64(len(data))
+			continue
+		}
+		if !*follow {
+			return nil
+		}
+		select {
+		case <-time.After(200 * time.Millisecond):
+		case <-ctx.Done():
+			return nil
+		}
+	}
+}
+
+func runTaskLs(ctx context.Context, env Env, args []string) error {
+	fs := newFlagSet("task ls", "task ls ID [PATH]", env)
+	var f inspectFlags
+	f.register(fs)
+	id, rest := splitID(args)
+	if err := parseFlags(fs, rest, env); err != nil {
+		return err
+	}
+	if id == "" {
+		return usageError{errors.New("which task? plateau task ls ID [PATH]")}
+	}
+	agentAddr, sandbox, err := sandboxOf(ctx, &f, id)
+	if err != nil {
+		return err
+	}
+	path := sandbox
+	if fs.NArg() > 0 {
+		path += "/" + strings.TrimPrefix(fs.Arg(0), "/")
+	}
+	entries, err := (&client.Files{Agent: agentAddr}).Browse(ctx, path)
+	if err != nil {
+		return err
+	}
+	if f.json {
+		return printJSON(env.Stdout, entries)
+	}
+	var rows [][]string
+	for _, e := range entries {
+		rows = append(rows, []string{e.Mode, strconv.FormatInt(e.Size, 10), time.Unix(int64(e.Mtime), 0).Format(time.DateTime), strings.TrimPrefix(e.Path, path+"/")})
+	}
+	table(env.Stdout, "MODE\tSIZE\tMODIFIED\tNAME", rows)
+	return nil
+}
+
+// splitID takes the first non-flag argument as the ID.
+func splitID(args []string) (string, []string) {
+	for i, a := range args {
+		if !strings.HasPrefix(a, "-") {
+			return a, append(append([]string{}, args[:i]...), args[i+1:]...)
+		}
+	}
+	return "", args
+}

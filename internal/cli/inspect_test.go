@@ -1,0 +1,111 @@
+package cli
+
+import (
+	"context"
+	"encoding/json"
+	"strings"
+	"testing"
+	"time"
+
+	"google.golang.org/protobuf/proto"
+
+	mesos "github.com/plateau/plateau/internal/api/mesos/v1"
+	"github.com/plateau/plateau/internal/api/mesos/v1/scheduler"
+	"github.com/plateau/plateau/internal/client"
+	"github.com/plateau/plateau/internal/cluster"
+	"github.com/plateau/plateau/internal/resources"
+)
+
+// launchTask starts a command task through the scheduler API and waits
+// until it runs.
+func launchTask(t *testing.T, master, id, command string) {
+	t.Helper()
+	// The subscription must outlive this function: its context is not
+	// cancelled here.
+	ctx := context.Background()
+	sub, err := (&client.Scheduler{Master: master}).Subscribe(ctx, &mesos.FrameworkInfo{
+		User: proto.String("root"), Name: proto.String("cli-test"), FailoverTimeout: proto.Float64(3600)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { sub.Close() })
+	need, _ := resources.Parse("cpus:0.5;mem:64", "*")
+	for {
+		ev, err := sub.Next()
+		if err != nil {
+			t.Fatal(err)
+		}
+		switch ev.GetType() {
+		case scheduler.Event_OFFERS:
+			o := ev.GetOffers().GetOffers()[0]
+			task := &mesos.TaskInfo{Name: proto.String(id), TaskId: &mesos.TaskID{Value: proto.String(id)}, AgentId: o.GetAgentId(),
+				Resources: need.Allocate(o.GetAllocationInfo().GetRole()), Command: &mesos.CommandInfo{Value: proto.String(command)}}
+			if err := sub.Call(ctx, client.Accept([]*mesos.OfferID{o.GetId()}, []*mesos.Offer_Operation{client.Launch(task)}, 3600)); err != nil {
+				t.Fatal(err)
+			}
+		case scheduler.Event_UPDATE:
+			st := ev.GetUpdate().GetStatus()
+			if err := sub.Call(ctx, client.Acknowledge(st)); err != nil {
+				t.Fatal(err)
+			}
+			if st.GetState() == mesos.TaskState_TASK_RUNNING {
+				return
+			}
+		}
+	}
+}
+
+func TestInspectCommands(t *testing.T) {
+	c := cluster.Start(t, cluster.Options{})
+	launchTask(t, c.MasterAddr(), "inspected", "echo line-one; echo line-two; echo oops >&2; sleep 1000")
+	m := []string{"--master", c.MasterAddr()}
+
+	code, out, stderr := run(t, nil, append([]string{"agents"}, m...)...)
+	if code != 0 || !strings.Contains(out, "HOSTNAME") || !strings.Contains(out, "0.5/4") {
+		t.Fatalf("agents: %d %q %q", code, out, stderr)
+	}
+	code, out, _ = run(t, nil, append([]string{"frameworks"}, m...)...)
+	if code != 0 || !strings.Contains(out, "cli-test") || !strings.Contains(out, "active") {
+		t.Fatalf("frameworks: %d %q", code, out)
+	}
+	code, out, _ = run(t, nil, append([]string{"tasks"}, m...)...)
+	if code != 0 || !strings.Contains(out, "inspected") || !strings.Contains(out, "RUNNING") {
+		t.Fatalf("tasks: %d %q", code, out)
+	}
+	code, out, _ = run(t, nil, append([]string{"tasks", "--json"}, m...)...)
+	var tasks struct {
+		Tasks []struct {
+			State  string `json:"state"`
+			TaskID struct {
+				Value string `json:"value"`
+			} `json:"task_id"`
+		} `json:"tasks"`
+	}
+	if err := json.Unmarshal([]byte(out), &tasks); code != 0 || err != nil || len(tasks.Tasks) != 1 || tasks.Tasks[0].State != "TASK_RUNNING" {
+		t.Fatalf("tasks --json: %d %v %q", code, err, out)
+	}
+	waitForOutput := func(args ...string) string {
+		deadline := time.Now().Add(10 * time.Second)
+		for {
+			_, out, _ := run(t, nil, append(args, m...)...)
+			if strings.Contains(out, "line-two") || strings.Contains(out, "oops") || time.Now().After(deadline) {
+				return out
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
+	if out := waitForOutput("task", "log", "inspected"); out != "line-one\nline-two\n" {
+		t.Fatalf("task log: %q", out)
+	}
+	if out := waitForOutput("task", "log", "inspected", "--stderr"); !strings.Contains(out, "oops") {
+		t.Fatalf("task log --stderr: %q", out)
+	}
+	code, out, _ = run(t, nil, append([]string{"task", "ls", "inspected"}, m...)...)
+	if code != 0 || !strings.Contains(out, "stdout") || !strings.Contains(out, "stderr") {
+		t.Fatalf("task ls: %d %q", code, out)
+	}
+	code, _, stderr = run(t, nil, append([]string{"task", "log", "no-such-task"}, m...)...)
+	if code != exitNotFound || !strings.Contains(stderr, "no-such-task") {
+		t.Fatalf("task log of an unknown task: exit %d %q", code, stderr)
+	}
+}

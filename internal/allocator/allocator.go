@@ -53,6 +53,12 @@ type Allocator interface {
 	// on that agent until now+refuse (DECLINE's refuse_seconds).
 	Recover(frameworkID, agentID string, res resources.Resources, now time.Time, refuse time.Duration)
 
+	// SetWeights sets roles' weights (--weights, UPDATE_WEIGHTS); a role's
+	// share counts for share/weight in DRF.
+	SetWeights(weights map[string]float64)
+	// SetQuota sets a role's quota; an empty Quota removes it.
+	SetQuota(role string, q Quota)
+
 	// Allocate runs one allocation cycle over every agent and returns the
 	// resources it hands out. They count as allocated until recovered.
 	Allocate(now time.Time) []Allocation

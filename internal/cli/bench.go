@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 
+	"github.com/plateau/plateau/internal/allocator/allocbench"
 	"github.com/plateau/plateau/internal/bench"
 )
 
@@ -12,7 +13,7 @@ import (
 // JSON line.
 func runBench(ctx context.Context, env Env, args []string) error {
 	if len(args) == 0 {
-		return usageError{fmt.Errorf("which benchmark? plateau bench launch")}
+		return usageError{fmt.Errorf("which benchmark? plateau bench launch|allocator")}
 	}
 	var result any
 	var err error
@@ -28,8 +29,19 @@ func runBench(ctx context.Context, env Env, args []string) error {
 			return err
 		}
 		result, err = bench.Launch(ctx, o)
+	case "allocator":
+		fs := newFlagSet("bench allocator", "bench allocator [--agents N] [--frameworks N] [--roles N] [--cycles N]", env)
+		var o allocbench.Options
+		fs.IntVar(&o.Agents, "agents", 10000, "agents")
+		fs.IntVar(&o.Frameworks, "frameworks", 1000, "frameworks")
+		fs.IntVar(&o.Roles, "roles", 1, "roles the frameworks are spread over")
+		fs.IntVar(&o.Cycles, "cycles", 10, "full cycles to measure")
+		if err := parseFlags(fs, args[1:], env); err != nil {
+			return err
+		}
+		result, err = allocbench.Run(ctx, o)
 	default:
-		return usageError{fmt.Errorf("unknown benchmark %q (known: launch)", args[0])}
+		return usageError{fmt.Errorf("unknown benchmark %q (known: launch, allocator)", args[0])}
 	}
 	if err != nil {
 		return err

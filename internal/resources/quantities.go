@@ -112,3 +112,18 @@ func (q Quantities) String() string {
 	}
 	return strings.Join(parts, ";")
 }
+
+// AddInPlace adds sign*o to q, reusing q's storage, and drops names that
+// reach zero; it returns the updated slice. For owners of q only.
+func (q Quantities) AddInPlace(o Quantities, sign int) Quantities {
+	for _, e := range o {
+		q = q.addOne(e.Name, int64(sign)*e.Value)
+	}
+	kept := q[:0]
+	for _, e := range q {
+		if e.Value > 0 {
+			kept = append(kept, e)
+		}
+	}
+	return kept
+}

@@ -30,11 +30,17 @@ func fromFixed(v int64) float64 { return float64(v) / 1000 }
 // addable reports whether a and b differ only in their values, so that
 // they can be added into one entry.
 func addable(a, b *mesos.Resource) bool {
-	if a.GetName() != b.GetName() || a.GetType() != b.GetType() {
-		return false
-	}
 	if a.GetAllocationInfo().GetRole() != b.GetAllocationInfo().GetRole() ||
 		(a.AllocationInfo == nil) != (b.AllocationInfo == nil) {
+		return false
+	}
+	return addableIgnoringAllocation(a, b)
+}
+
+// addableIgnoringAllocation is addable for resources that may be
+// allocated to different roles.
+func addableIgnoringAllocation(a, b *mesos.Resource) bool {
+	if a.GetName() != b.GetName() || a.GetType() != b.GetType() {
 		return false
 	}
 	if (a.Revocable == nil) != (b.Revocable == nil) || (a.Shared == nil) != (b.Shared == nil) {
@@ -183,6 +189,28 @@ func (rs Resources) Subtract(other []*mesos.Resource) Resources {
 	for _, r := range other {
 		for i, have := range out {
 			if addable(have, r) {
+				left := minus(have, r)
+				if isEmpty(left) {
+					out = append(out[:i], out[i+1:]...)
+				} else {
+					out[i] = left
+				}
+				break
+			}
+		}
+	}
+	return out
+}
+
+// SubtractAllocated returns rs - other where rs is unallocated and other
+// is the same resources allocated to roles: allocation info is ignored,
+// and nothing is copied to drop it.
+func (rs Resources) SubtractAllocated(other []*mesos.Resource) Resources {
+	out := make(Resources, len(rs))
+	copy(out, rs)
+	for _, r := range other {
+		for i, have := range out {
+			if addableIgnoringAllocation(have, r) {
 				left := minus(have, r)
 				if isEmpty(left) {
 					out = append(out[:i], out[i+1:]...)

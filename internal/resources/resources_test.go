@@ -156,3 +156,14 @@ func BenchmarkSubtractContains(b *testing.B) {
 		_ = agent.Subtract(task).Add(task)
 	}
 }
+
+func TestSubtractAllocated(t *testing.T) {
+	total := mustParse(t, "cpus:4;mem:1024;ports:[1-10]")
+	used := mustParse(t, "cpus:1;mem:24;ports:[2-3]").Allocate("web")
+	if got, want := total.SubtractAllocated(used).String(), "cpus:3; mem:1000; ports:[1-1, 4-10]"; got != want {
+		t.Fatalf("got %q, want %q", got, want)
+	}
+	if !total.SubtractAllocated(used).Equal(total.Subtract(used.Unallocate())) {
+		t.Fatal("SubtractAllocated differs from Subtract of the unallocated resources")
+	}
+}

@@ -13,6 +13,7 @@ import (
 	"github.com/mesos/mesos-go/api/v1/lib/master/calls"
 
 	"github.com/plateau/plateau/internal/cluster"
+	masterpkg "github.com/plateau/plateau/internal/master"
 )
 
 func operator(addr string, codec encoding.Codec) calls.Sender {
@@ -136,3 +137,29 @@ func TestOperatorAPI(t *testing.T) {
 		})
 	}
 }
+
+func TestWeights(t *testing.T) {
+	c := cluster.Start(t, cluster.Options{Master: func(c *masterConfig) { c.Weights = "prod=3" }})
+	op := operator(c.MasterAddr(), encodings[1])
+	weights := func() map[string]float64 {
+		out := map[string]float64{}
+		for _, w := range operatorCall(t, op, calls.GetWeights()).GetGetWeights().WeightInfos {
+			out[w.GetRole()] = w.GetWeight()
+		}
+		return out
+	}
+	if got := weights(); got["prod"] != 3 || len(got) != 1 {
+		t.Fatalf("GET_WEIGHTS with --weights prod=3: %v", got)
+	}
+	if err := calls.SendNoData(context.Background(), op, calls.NonStreaming(calls.UpdateWeights(mesos.WeightInfo{Role: ptr("dev"), Weight: 0.5}))); err != nil {
+		t.Fatal(err)
+	}
+	if got := weights(); got["prod"] != 3 || got["dev"] != 0.5 {
+		t.Fatalf("GET_WEIGHTS after UPDATE_WEIGHTS dev=0.5: %v", got)
+	}
+	err := calls.SendNoData(context.Background(), op, calls.NonStreaming(calls.UpdateWeights(mesos.WeightInfo{Role: ptr("bad role"), Weight: 1})))
+	if err == nil {
+		t.Fatal("UPDATE_WEIGHTS with an invalid role was accepted")
+	}
+}
+type masterConfig = masterpkg.Config

@@ -5,6 +5,8 @@ import (
 	"flag"
 	"fmt"
 	"net"
+	"strconv"
+	"strings"
 	"time"
 )
 
@@ -29,6 +31,32 @@ type Config struct {
 	HeartbeatInterval time.Duration
 	// Roles, when set, is the whitelist of roles frameworks may use.
 	Roles string
+	// Weights are roles' weights, "role=weight,role=weight" (--weights).
+	Weights string
+}
+
+// parseWeights reads --weights.
+func parseWeights(s string) (map[string]float64, error) {
+	out := map[string]float64{}
+	for _, part := range strings.Split(s, ",") {
+		part = strings.TrimSpace(part)
+		if part == "" {
+			continue
+		}
+		role, w, ok := strings.Cut(part, "=")
+		if !ok {
+			return nil, fmt.Errorf("--weights: %q is not role=weight", part)
+		}
+		v, err := strconv.ParseFloat(w, 64)
+		if err != nil || v <= 0 {
+			return nil, fmt.Errorf("--weights: weight of %q must be a positive number, not %q", role, w)
+		}
+		if err := validateRole(role); err != nil {
+			return nil, fmt.Errorf("--weights: %w", err)
+		}
+		out[role] = v
+	}
+	return out, nil
 }
 
 // DefaultConfig returns Mesos's defaults.
@@ -53,6 +81,7 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 	fs.DurationVar(&c.AllocationInterval, "allocation_interval", c.AllocationInterval, "period of the batched allocation cycle; freed resources are also offered at once")
 	fs.DurationVar(&c.HeartbeatInterval, "heartbeat_interval", c.HeartbeatInterval, "interval between HEARTBEAT events to schedulers")
 	fs.StringVar(&c.Roles, "roles", c.Roles, "comma-separated whitelist of roles frameworks may subscribe with (default: any)")
+	fs.StringVar(&c.Weights, "weights", c.Weights, "roles' weights for fair sharing, e.g. \"prod=3,dev=1\" (default: 1 each)")
 }
 
 // Validate reports every invalid setting.
@@ -72,6 +101,9 @@ func (c *Config) Validate() error {
 	}
 	if c.AllocationInterval <= 0 {
 		errs = append(errs, fmt.Errorf("--allocation_interval must be positive"))
+	}
+	if _, err := parseWeights(c.Weights); err != nil {
+		errs = append(errs, err)
 	}
 	if c.HeartbeatInterval <= 0 {
 		errs = append(errs, fmt.Errorf("--heartbeat_interval must be positive"))

@@ -63,6 +63,7 @@ type Master struct {
 	dirtyAgents map[string]struct{}
 	fullCycle   bool
 	counts      counters
+	weights     map[string]float64 // roles' weights other than 1
 	// subscribers are the operator API's event streams.
 	subscribers    map[int]*queue.Queue[*masterpb.Event]
 	nextSubscriber int
@@ -106,8 +107,9 @@ func New(cfg Config, opts ...Option) (*Master, error) {
 	for _, o := range opts {
 		o(m)
 	}
+	m.weights, _ = parseWeights(cfg.Weights) // validated above
 	if m.alloc == nil {
-		m.alloc = allocator.New(allocator.Options{})
+		m.alloc = allocator.New(allocator.Options{Weights: m.weights})
 	}
 	ln, err := net.Listen("tcp", net.JoinHostPort(cfg.IP, strconv.Itoa(cfg.Port)))
 	if err != nil {

@@ -2,7 +2,9 @@ package master
 
 import (
 	"log/slog"
+	"maps"
 	"net/http"
+	"slices"
 	"sort"
 	"time"
 
@@ -125,6 +127,34 @@ func (m *Master) operatorCall(r *http.Request, call *masterpb.Call) (*masterpb.R
 			return nil, err
 		}
 		resp.GetRoles = s.getRoles()
+	case masterpb.Call_GET_WEIGHTS:
+		s, err := snapshot()
+		if err != nil {
+			return nil, err
+		}
+		resp.GetWeights = &masterpb.Response_GetWeights{}
+		for _, role := range slices.Sorted(maps.Keys(s.weights)) {
+			resp.GetWeights.WeightInfos = append(resp.GetWeights.WeightInfos, &mesos.WeightInfo{Role: proto.String(role), Weight: proto.Float64(s.weights[role])})
+		}
+	case masterpb.Call_UPDATE_WEIGHTS:
+		infos := call.GetUpdateWeights().GetWeightInfos()
+		update := map[string]float64{}
+		for _, w := range infos {
+			if err := validateRole(w.GetRole()); err != nil {
+				return nil, badRequest("Invalid role: %v", err)
+			}
+			if w.GetWeight() <= 0 {
+				return nil, badRequest("Weight of role '%s' must be positive", w.GetRole())
+			}
+			update[w.GetRole()] = w.GetWeight()
+		}
+		if err := m.do(r.Context(), func() {
+			maps.Copy(m.weights, update)
+			m.alloc.SetWeights(update)
+		}); err != nil {
+			return nil, err
+		}
+		return nil, nil
 	case masterpb.Call_GET_MASTER:
 		resp.GetMaster = &masterpb.Response_GetMaster{MasterInfo: m.info, StartTime: proto.Float64(seconds(m.start)), ElectedTime: proto.Float64(seconds(m.start))}
 	case masterpb.Call_TEARDOWN:
@@ -282,7 +312,7 @@ func (s *stateSnapshot) getRoles() *masterpb.Response_GetRoles {
 		for _, name := range frameworkRoles(f.info) {
 			r := roles[name]
 			if r == nil {
-				r = &mesos.Role{Name: proto.String(name), Weight: proto.Float64(1)}
+				r = &mesos.Role{Name: proto.String(name), Weight: proto.Float64(weightOf(s.weights, name))}
 				roles[name] = r
 			}
 			r.Frameworks = append(r.Frameworks, f.info.GetId())
@@ -328,4 +358,11 @@ func (m *Master) publish(ev *masterpb.Event) {
 	for _, q := range m.subscribers {
 		q.Push(ev)
 	}
+}
+
+func weightOf(weights map[string]float64, role string) float64 {
+	if w, ok := weights[role]; ok {
+		return w
+	}
+	return 1
 }

@@ -3,6 +3,7 @@ package master
 import (
 	"encoding/json"
 	"fmt"
+	"maps"
 	"net/http"
 	"sort"
 	"time"
@@ -25,6 +26,7 @@ type stateSnapshot struct {
 	info                *mesos.MasterInfo
 	start               time.Time
 	flags               map[string]string
+	weights             map[string]float64
 	frameworks          []frameworkSnapshot
 	completedFrameworks []frameworkSnapshot
 	agents              []agentSnapshot
@@ -54,7 +56,7 @@ type agentSnapshot struct {
 
 // snapshot copies the state's records. Runs on the loop.
 func (m *Master) snapshot() *stateSnapshot {
-	s := &stateSnapshot{info: m.info, start: m.start, flags: m.flagMap()}
+	s := &stateSnapshot{info: m.info, start: m.start, flags: m.flagMap(), weights: maps.Clone(m.weights)}
 	for _, fw := range m.frameworks {
 		s.frameworks = append(s.frameworks, fw.snapshot())
 	}
@@ -104,7 +106,7 @@ func (m *Master) flagMap() map[string]string {
 	return map[string]string{
 		"ip": c.IP, "port": fmt.Sprint(c.Port), "hostname": c.Hostname, "work_dir": c.WorkDir,
 		"offer_timeout": c.OfferTimeout.String(), "allocation_interval": c.AllocationInterval.String(),
-		"heartbeat_interval": c.HeartbeatInterval.String(), "roles": c.Roles,
+		"heartbeat_interval": c.HeartbeatInterval.String(), "roles": c.Roles, "weights": c.Weights,
 	}
 }
 

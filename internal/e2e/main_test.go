@@ -166,3 +166,19 @@ func name(codec encoding.Codec) string { return fmt.Sprint(codec.Name) }
 var _ = io.EOF
 
 const eventUpdate = scheduler.Event_UPDATE
+
+// reach acknowledges updates until every task has reached its state.
+func (s *sched) reach(want map[string]mesos.TaskState) {
+	s.t.Helper()
+	pending := len(want)
+	for pending > 0 {
+		st := s.next(scheduler.Event_UPDATE).GetUpdate().Status
+		if len(st.UUID) > 0 {
+			s.call(calls.Acknowledge(st.AgentID.Value, st.TaskID.Value, st.UUID))
+		}
+		if w, ok := want[st.TaskID.Value]; ok && st.GetState() == w {
+			delete(want, st.TaskID.Value)
+			pending--
+		}
+	}
+}

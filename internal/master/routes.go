@@ -22,6 +22,19 @@ func (m *Master) routes() http.Handler {
 	}
 	mux.HandleFunc("GET /version", serveVersion)
 	mux.HandleFunc("GET /master/redirect", m.serveRedirect)
+	for path, h := range map[string]http.HandlerFunc{
+		"/master/state-summary": m.serveStateSummary,
+		"/master/frameworks":    m.serveFrameworks,
+		"/master/slaves":        m.serveSlaves,
+		"/master/tasks":         m.serveTasks,
+		"/master/roles":         m.serveRoles,
+		"/master/weights":       m.serveWeights,
+		"/master/flags":         m.serveFlags,
+	} {
+		mux.HandleFunc("GET "+path, h)
+		mux.HandleFunc("GET "+path+".json", h)
+	}
+	mux.HandleFunc("/master/teardown", m.serveTeardown)
 	mux.HandleFunc("GET /metrics/snapshot", m.serveMetricsSnapshot)
 	mux.Handle("GET /metrics", m.prom.handler())
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

@@ -2,6 +2,11 @@ package agent
 
 import (
 	"net/http"
+	"strings"
+	"time"
+
+	"github.com/plateau/plateau/internal/resources"
+	"github.com/plateau/plateau/internal/taskstate"
 
 	"github.com/plateau/plateau/internal/httpapi"
 
@@ -22,6 +27,10 @@ func (a *Agent) routes() http.Handler {
 	mux.HandleFunc("GET /version", func(w http.ResponseWriter, r *http.Request) {
 		httpapi.WriteJSON(w, map[string]any{"version": version.MesosVersion, "plateau_version": version.Version, "build_date": "", "build_time": 0, "build_user": ""})
 	})
+	mux.HandleFunc("GET /flags", func(w http.ResponseWriter, r *http.Request) {
+		httpapi.WriteJSON(w, map[string]any{"flags": a.flagMap()})
+	})
+	mux.HandleFunc("GET /metrics/snapshot", a.serveMetrics)
 	a.files.Register(mux)
 	return mux
 }
@@ -112,4 +121,57 @@ func executorModel(e *executorRun) map[string]any {
 		"resources": model.Resources(append(used, e.info.GetResources()...)),
 		"tasks":     tasks, "queued_tasks": queued, "completed_tasks": completed,
 	}
+}
+
+// serveMetrics is /metrics/snapshot with Mesos's agent metric names.
+func (a *Agent) serveMetrics(w http.ResponseWriter, r *http.Request) {
+	var out map[string]float64
+	if err := a.do(r.Context(), func() { out = a.metrics() }); err != nil {
+		httpapi.WriteError(w, err)
+		return
+	}
+	httpapi.WriteJSON(w, out)
+}
+
+func (a *Agent) metrics() map[string]float64 {
+	registered := 0.0
+	if a.link != nil {
+		registered = 1
+	}
+	out := map[string]float64{
+		"slave/registered":        registered,
+		"slave/uptime_secs":       time.Since(a.start).Seconds(),
+		"slave/frameworks_active": float64(len(a.frameworks)),
+	}
+	var used resources.Resources
+	executors := 0.0
+	states := map[mesos.TaskState]float64{}
+	for _, fw := range a.frameworks {
+		for _, e := range fw.executors {
+			if !e.terminated {
+				executors++
+			}
+			used = used.Add(e.info.GetResources())
+			for _, t := range e.tasks {
+				states[t.GetState()]++
+				if !taskstate.IsTerminal(t.GetState()) {
+					used = used.Add(t.GetResources())
+				}
+			}
+			states[mesos.TaskState_TASK_STAGING] += float64(len(e.queued))
+		}
+	}
+	for _, name := range []string{"cpus", "mem", "disk", "gpus"} {
+		t, u := a.total.Scalar(name), used.Scalar(name)
+		out["slave/"+name+"_total"], out["slave/"+name+"_used"], out["slave/"+name+"_percent"] = t, u, 0
+		if t > 0 {
+			out["slave/"+name+"_percent"] = u / t
+		}
+	}
+	out["slave/executors_running"] = executors
+	for _, s := range []mesos.TaskState{mesos.TaskState_TASK_STAGING, mesos.TaskState_TASK_STARTING,
+		mesos.TaskState_TASK_RUNNING, mesos.TaskState_TASK_KILLING} {
+		out["slave/tasks_"+strings.ToLower(strings.TrimPrefix(s.String(), "TASK_"))] = states[s]
+	}
+	return out
 }

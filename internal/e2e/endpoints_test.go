@@ -102,3 +102,30 @@ func TestMasterEndpoints(t *testing.T) {
 		t.Fatalf("/master/teardown of an unknown framework: %v %v", resp, err)
 	}
 }
+
+func TestAgentEndpoints(t *testing.T) {
+	c := cluster.Start(t, cluster.Options{})
+	s := subscribe(t, c.MasterAddr(), encodings[0], frameworkInfo("e2e-agent-endpoints"))
+	offer := s.offer()
+	s.call(launch(offer, commandTask("m1", offer, "sleep 1000")))
+	s.reach(map[string]mesos.TaskState{"m1": mesos.TASK_RUNNING})
+	base := "http://" + c.Agents[0].Addr()
+	var metrics map[string]float64
+	getJSON(t, base+"/metrics/snapshot", &metrics)
+	if metrics["slave/registered"] != 1 || metrics["slave/tasks_running"] != 1 || metrics["slave/cpus_total"] != 4 ||
+		metrics["slave/cpus_used"] != 0.1 || metrics["slave/executors_running"] != 1 {
+		t.Fatalf("agent /metrics/snapshot: %v", metrics)
+	}
+	var flags struct {
+		Flags map[string]string `json:"flags"`
+	}
+	getJSON(t, base+"/flags", &flags)
+	if flags.Flags["master"] != c.MasterAddr() {
+		t.Fatalf("agent /flags: %v", flags)
+	}
+	var version map[string]any
+	getJSON(t, base+"/version", &version)
+	if version["version"] != "1.11.0" {
+		t.Fatalf("agent /version: %v", version)
+	}
+}

@@ -13,7 +13,7 @@ import (
 // JSON line.
 func runBench(ctx context.Context, env Env, args []string) error {
 	if len(args) == 0 {
-		return usageError{fmt.Errorf("which benchmark? plateau bench launch|allocator")}
+		return usageError{fmt.Errorf("which benchmark? plateau bench launch|allocator|state")}
 	}
 	var result any
 	var err error
@@ -40,8 +40,19 @@ func runBench(ctx context.Context, env Env, args []string) error {
 			return err
 		}
 		result, err = allocbench.Run(ctx, o)
+	case "state":
+		fs := newFlagSet("bench state", "bench state [--agents N] [--tasks N] [--frameworks N] [--requests N]", env)
+		var o bench.StateOptions
+		fs.IntVar(&o.Agents, "agents", 10000, "emulated agents")
+		fs.IntVar(&o.Tasks, "tasks", 100000, "emulated running tasks")
+		fs.IntVar(&o.Frameworks, "frameworks", 100, "frameworks the tasks belong to")
+		fs.IntVar(&o.Requests, "requests", 20, "/master/state requests to measure")
+		if err := parseFlags(fs, args[1:], env); err != nil {
+			return err
+		}
+		result, err = bench.State(ctx, o)
 	default:
-		return usageError{fmt.Errorf("unknown benchmark %q (known: launch, allocator)", args[0])}
+		return usageError{fmt.Errorf("unknown benchmark %q (known: launch, allocator, state)", args[0])}
 	}
 	if err != nil {
 		return err

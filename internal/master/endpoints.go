@@ -32,6 +32,7 @@ func (m *Master) serveFrameworks(w http.ResponseWriter, r *http.Request) {
 // serveSlaves is /master/slaves.
 func (m *Master) serveSlaves(w http.ResponseWriter, r *http.Request) {
 	m.withSnapshot(w, r, func(s *stateSnapshot) any {
+		s.fillUsage()
 		agents := []any{}
 		for _, a := range s.agents {
 			agents = append(agents, a.model())
@@ -148,7 +149,7 @@ func (m *Master) serveStateSummary(w http.ResponseWriter, r *http.Request) {
 		agentCounts := map[string]map[string]any{}
 		frameworks := []any{}
 		for _, f := range s.frameworks {
-			fm := f.model()
+			fm := f.model(false)
 			delete(fm, "tasks")
 			delete(fm, "completed_tasks")
 			delete(fm, "offers")
@@ -176,6 +177,7 @@ func (m *Master) serveStateSummary(w http.ResponseWriter, r *http.Request) {
 			fm["slave_ids"] = ids
 			frameworks = append(frameworks, fm)
 		}
+		s.fillUsage()
 		agents := []any{}
 		for _, a := range s.agents {
 			am := a.model()

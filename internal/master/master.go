@@ -63,6 +63,7 @@ type Master struct {
 	dirtyAgents map[string]struct{}
 	fullCycle   bool
 	counts      counters
+	filters     expiries // refusal filter expiry times
 	weights     map[string]float64 // roles' weights other than 1
 	// subscribers are the operator API's event streams.
 	subscribers    map[int]*queue.Queue[*masterpb.Event]
@@ -224,8 +225,8 @@ func (m *Master) loop(ctx context.Context) {
 				break
 			}
 			m.allocate(false)
-		case <-ticker.C:
-			m.allocate(true)
+		case now := <-ticker.C:
+			m.allocate(m.filtersExpired(now))
 		case <-ctx.Done():
 			return
 		}

@@ -2,6 +2,7 @@ package master
 
 import (
 	"context"
+	"math"
 	"net/http"
 	"sort"
 	"strings"
@@ -12,7 +13,6 @@ import (
 
 	mesos "github.com/plateau/plateau/internal/api/mesos/v1"
 	"github.com/plateau/plateau/internal/httpapi"
-	"github.com/plateau/plateau/internal/resources"
 	"github.com/plateau/plateau/internal/taskstate"
 )
 
@@ -41,12 +41,21 @@ func (m *Master) metrics() map[string]float64 {
 		"master/elected":     1,
 		"master/uptime_secs": time.Since(m.start).Seconds(),
 	}
-	var total, used resources.Resources
+	total, used := map[string]float64{}, map[string]float64{}
 	var active, inactive float64
 	for _, a := range m.agents {
-		total = total.Add(a.total)
-		for _, r := range a.usedResources() {
-			used = used.Add(r)
+		addScalars(total, a.total)
+		for _, tasks := range a.tasks {
+			for _, t := range tasks {
+				if !taskstate.IsTerminal(t.GetState()) {
+					addScalars(used, t.GetResources())
+				}
+			}
+		}
+		for _, execs := range a.executors {
+			for _, e := range execs {
+				addScalars(used, e.GetResources())
+			}
 		}
 		if a.link != nil {
 			active++
@@ -55,7 +64,7 @@ func (m *Master) metrics() map[string]float64 {
 		}
 	}
 	for _, name := range []string{"cpus", "mem", "disk", "gpus"} {
-		t, u := total.Scalar(name), used.Scalar(name)
+		t, u := roundMilli(total[name]), roundMilli(used[name])
 		out["master/"+name+"_total"] = t
 		out["master/"+name+"_used"] = u
 		out["master/"+name+"_percent"] = 0
@@ -174,3 +183,15 @@ func (c *mesosCollector) Collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.MustNewConstMetric(desc, prometheus.GaugeValue, snap[n])
 	}
 }
+
+// addScalars adds the scalar resources of rs to sums by name, without the
+// bookkeeping of resources.Resources: metrics run on the master's loop.
+func addScalars(sums map[string]float64, rs []*mesos.Resource) {
+	for _, r := range rs {
+		if r.GetType() == mesos.Value_SCALAR {
+			sums[r.GetName()] += r.GetScalar().GetValue()
+		}
+	}
+}
+
+func roundMilli(v float64) float64 { return math.Round(v*1000) / 1000 }

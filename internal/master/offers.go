@@ -115,8 +115,12 @@ func (m *Master) removeOffer(o *offer, rescind bool) {
 // but not to this framework on this agent for refuse.
 func (m *Master) removeOfferWithFilter(o *offer, refuse time.Duration) {
 	m.dropOffer(o)
-	m.alloc.Recover(o.frameworkID, o.agentID, o.resources, time.Now(), refuse)
+	now := time.Now()
+	m.alloc.Recover(o.frameworkID, o.agentID, o.resources, now, refuse)
 	m.dirtyAgents[o.agentID] = struct{}{}
+	if refuse > 0 {
+		m.addFilter(now.Add(refuse))
+	}
 }
 
 // dropOffer forgets an offer without recovering its resources (used when

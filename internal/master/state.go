@@ -1,12 +1,17 @@
 package master
 
 import (
+	"bufio"
 	"encoding/json"
 	"fmt"
+	"io"
 	"maps"
 	"net/http"
 	"sort"
+	"strconv"
 	"time"
+
+	"github.com/plateau/plateau/internal/api/codec"
 
 	"github.com/plateau/plateau/internal/httpapi"
 
@@ -27,6 +32,7 @@ type stateSnapshot struct {
 	start               time.Time
 	flags               map[string]string
 	weights             map[string]float64
+	usageFilled         bool
 	frameworks          []frameworkSnapshot
 	completedFrameworks []frameworkSnapshot
 	agents              []agentSnapshot
@@ -64,7 +70,7 @@ func (m *Master) snapshot() *stateSnapshot {
 		s.completedFrameworks = append(s.completedFrameworks, fw.snapshot())
 	}
 	for _, a := range m.agents {
-		s.agents = append(s.agents, a.snapshot())
+		s.agents = append(s.agents, a.snapshot(false))
 	}
 	return s
 }
@@ -88,12 +94,30 @@ func (fw *framework) snapshot() frameworkSnapshot {
 	return f
 }
 
-// snapshot copies an agent's record.
-func (a *agent) snapshot() agentSnapshot {
+// snapshot copies an agent's record. Its used resources are gathered
+// only withUsage: a whole-state snapshot fills them in later, off the
+// loop, from the frameworks' tasks (fillUsage).
+func (a *agent) snapshot(withUsage bool) agentSnapshot {
 	as := agentSnapshot{info: a.info, endpoint: a.endpoint, version: a.version, active: a.active && a.link != nil,
 		registered: a.registered, reregistered: a.reregistered}
-	for _, used := range a.usedResources() {
-		as.used = append(as.used, used...)
+	if !withUsage {
+		for _, o := range a.offers {
+			as.offered = append(as.offered, o.resources...)
+		}
+		return as
+	}
+	// Plain concatenation: summing is left to the readers, off the loop.
+	for _, tasks := range a.tasks {
+		for _, t := range tasks {
+			if !taskstate.IsTerminal(t.GetState()) {
+				as.used = append(as.used, t.GetResources()...)
+			}
+		}
+	}
+	for _, execs := range a.executors {
+		for _, e := range execs {
+			as.used = append(as.used, e.GetResources()...)
+		}
 	}
 	for _, o := range a.offers {
 		as.offered = append(as.offered, o.resources...)
@@ -110,6 +134,30 @@ func (m *Master) flagMap() map[string]string {
 	}
 }
 
+// fillUsage sets every agent's used resources from the frameworks' tasks
+// and executors. It runs once, off the loop, before the snapshot is read.
+func (s *stateSnapshot) fillUsage() {
+	if s.usageFilled {
+		return
+	}
+	s.usageFilled = true
+	used := map[string][]*mesos.Resource{}
+	for _, f := range s.frameworks {
+		for _, t := range f.tasks {
+			if !taskstate.IsTerminal(t.GetState()) {
+				id := t.GetAgentId().GetValue()
+				used[id] = append(used[id], t.GetResources()...)
+			}
+		}
+		for _, e := range f.executors {
+			used[e.agentID] = append(used[e.agentID], e.info.GetResources()...)
+		}
+	}
+	for i := range s.agents {
+		s.agents[i].used = used[s.agents[i].info.GetId().GetValue()]
+	}
+}
+
 // serveState is /master/state (and /master/state.json, /state).
 func (m *Master) serveState(w http.ResponseWriter, r *http.Request) {
 	var snap *stateSnapshot
@@ -117,7 +165,92 @@ func (m *Master) serveState(w http.ResponseWriter, r *http.Request) {
 		httpapi.WriteError(w, err)
 		return
 	}
-	writeJSON(w, r, snap.model())
+	if r.URL.Query().Has("jsonp") {
+		writeJSON(w, r, snap.model())
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	bw := bufio.NewWriterSize(w, 256<<10)
+	_ = snap.write(bw)
+	_ = bw.Flush()
+}
+
+// write streams /master/state: the bulk (tasks) is rendered straight into
+// bytes, the rest through maps.
+func (s *stateSnapshot) write(w io.Writer) error {
+	s.fillUsage()
+	b, err := json.Marshal(s.head())
+	if err != nil {
+		return err
+	}
+	b = append(b[:len(b)-1], `,"slaves":[`...)
+	for i, a := range s.agents {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = a.appendJSON(b)
+		if b, err = flushIfLarge(w, b); err != nil {
+			return err
+		}
+	}
+	for _, part := range []struct {
+		key string
+		fws []frameworkSnapshot
+	}{{"frameworks", s.frameworks}, {"completed_frameworks", s.completedFrameworks}} {
+		b = append(b, `],"`...)
+		b = append(b, part.key...)
+		b = append(b, `":[`...)
+		for i, f := range part.fws {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			if b, err = f.write(w, b); err != nil {
+				return err
+			}
+		}
+	}
+	b = append(b, "]}\n"...)
+	_, err = w.Write(b)
+	return err
+}
+
+// write appends a framework's model, with its tasks rendered directly.
+func (f frameworkSnapshot) write(w io.Writer, b []byte) ([]byte, error) {
+	fm := f.model(false)
+	delete(fm, "tasks")
+	delete(fm, "completed_tasks")
+	fb, err := json.Marshal(fm)
+	if err != nil {
+		return b, err
+	}
+	b = append(b, fb[:len(fb)-1]...)
+	for _, part := range []struct {
+		key   string
+		tasks []*mesos.Task
+	}{{"tasks", f.tasks}, {"completed_tasks", f.completedTasks}} {
+		b = append(b, `,"`...)
+		b = append(b, part.key...)
+		b = append(b, `":[`...)
+		for i, t := range part.tasks {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			b = model.AppendTask(b, t)
+			if b, err = flushIfLarge(w, b); err != nil {
+				return b, err
+			}
+		}
+		b = append(b, ']')
+	}
+	return append(b, '}'), nil
+}
+
+func flushIfLarge(w io.Writer, b []byte) ([]byte, error) {
+	if len(b) < 64<<10 {
+		return b, nil
+	}
+	_, err := w.Write(b)
+	return b[:0], err
 }
 
 func writeJSON(w http.ResponseWriter, r *http.Request, v any) {
@@ -136,18 +269,30 @@ func writeJSON(w http.ResponseWriter, r *http.Request, v any) {
 
 // model builds Mesos's /master/state JSON layout.
 func (s *stateSnapshot) model() map[string]any {
-	leader := s.info.GetPid()
+	s.fillUsage()
+	out := s.head()
 	var frameworks, completed, agents []any
-	activated, deactivated := 0, 0
 	for _, f := range s.frameworks {
-		frameworks = append(frameworks, f.model())
+		frameworks = append(frameworks, f.model(true))
 	}
 	for _, f := range s.completedFrameworks {
-		completed = append(completed, f.model())
+		completed = append(completed, f.model(true))
 	}
-	sort.Slice(s.agents, func(i, j int) bool { return s.agents[i].info.GetId().GetValue() < s.agents[j].info.GetId().GetValue() })
 	for _, a := range s.agents {
 		agents = append(agents, a.model())
+	}
+	out["slaves"] = nonNil(agents)
+	out["frameworks"] = nonNil(frameworks)
+	out["completed_frameworks"] = nonNil(completed)
+	return out
+}
+
+// head is /master/state without its agents and frameworks.
+func (s *stateSnapshot) head() map[string]any {
+	leader := s.info.GetPid()
+	activated, deactivated := 0, 0
+	sort.Slice(s.agents, func(i, j int) bool { return s.agents[i].info.GetId().GetValue() < s.agents[j].info.GetId().GetValue() })
+	for _, a := range s.agents {
 		if a.active {
 			activated++
 		} else {
@@ -171,10 +316,7 @@ func (s *stateSnapshot) model() map[string]any {
 		"deactivated_slaves":      deactivated,
 		"unreachable_slaves":      0,
 		"flags":                   s.flags,
-		"slaves":                  nonNil(agents),
 		"recovered_slaves":        []any{},
-		"frameworks":              nonNil(frameworks),
-		"completed_frameworks":    nonNil(completed),
 		"orphan_tasks":            []any{},
 		"unregistered_frameworks": []any{},
 	}
@@ -187,11 +329,15 @@ func masterInfoModel(i *mesos.MasterInfo) map[string]any {
 	}
 }
 
-func (f frameworkSnapshot) model() map[string]any {
+// model is a framework's JSON model; withTasks false leaves out its tasks
+// and completed tasks (for callers that render them themselves).
+func (f frameworkSnapshot) model(withTasks bool) map[string]any {
 	var used, offered []*mesos.Resource
 	tasks := make([]any, 0, len(f.tasks))
 	for _, t := range f.tasks {
-		tasks = append(tasks, model.Task(t))
+		if withTasks {
+			tasks = append(tasks, model.Task(t))
+		}
 		if !taskstate.IsTerminal(t.GetState()) {
 			used = append(used, t.GetResources()...)
 		}
@@ -201,7 +347,9 @@ func (f frameworkSnapshot) model() map[string]any {
 	}
 	completed := make([]any, 0, len(f.completedTasks))
 	for _, t := range f.completedTasks {
-		completed = append(completed, model.Task(t))
+		if withTasks {
+			completed = append(completed, model.Task(t))
+		}
 	}
 	offers := make([]any, 0, len(f.offers))
 	for _, o := range f.offers {
@@ -256,6 +404,56 @@ func (a agentSnapshot) model() map[string]any {
 		out["reregistered_time"] = model.Seconds(a.reregistered)
 	}
 	return out
+}
+
+// appendJSON appends an agent's model without building maps (10,000 of
+// them make up much of /master/state); it renders what model does.
+func (a agentSnapshot) appendJSON(b []byte) []byte {
+	i := a.info
+	str := func(key, v string) {
+		b = append(b, ',', '"')
+		b = append(b, key...)
+		b = append(b, '"', ':')
+		b = codec.AppendString(b, v)
+	}
+	b = append(b, `{"id":`...)
+	b = codec.AppendString(b, i.GetId().GetValue())
+	str("pid", "slave(1)@"+a.endpoint)
+	str("hostname", i.GetHostname())
+	str("version", a.version)
+	b = append(b, `,"port":`...)
+	b = strconv.AppendInt(b, int64(i.GetPort()), 10)
+	b = append(b, `,"registered_time":`...)
+	b = strconv.AppendFloat(b, model.Seconds(a.registered), 'f', -1, 64)
+	if !a.reregistered.IsZero() {
+		b = append(b, `,"reregistered_time":`...)
+		b = strconv.AppendFloat(b, model.Seconds(a.reregistered), 'f', -1, 64)
+	}
+	res := model.AppendResources(nil, i.GetResources())
+	b = append(b, `,"resources":`...)
+	b = append(b, res...)
+	b = append(b, `,"unreserved_resources":`...)
+	b = append(b, res...)
+	b = append(b, `,"used_resources":`...)
+	b = model.AppendResources(b, a.used)
+	b = append(b, `,"offered_resources":`...)
+	b = model.AppendResources(b, a.offered)
+	b = append(b, `,"reserved_resources":{},"active":`...)
+	b = strconv.AppendBool(b, a.active)
+	b = append(b, `,"deactivated":`...)
+	b = strconv.AppendBool(b, !a.active)
+	b = append(b, `,"capabilities":["MULTI_ROLE","HIERARCHICAL_ROLE","RESERVATION_REFINEMENT"],"attributes":`...)
+	if len(i.GetAttributes()) == 0 {
+		b = append(b, "{}"...)
+	} else {
+		attrs := map[string]any{}
+		for _, at := range i.GetAttributes() {
+			attrs[at.GetName()] = model.AttributeValue(at)
+		}
+		ab, _ := json.Marshal(attrs)
+		b = append(b, ab...)
+	}
+	return append(b, '}')
 }
 
 func nonNil(v []any) []any {

@@ -60,8 +60,12 @@ func (m *Master) accept(fw *framework, acc *scheduler.Call_Accept) {
 		}
 	}
 	if !available.IsEmpty() {
-		m.alloc.Recover(fw.id, a.id, available, time.Now(), refuseDuration(acc.GetFilters()))
+		now, refuse := time.Now(), refuseDuration(acc.GetFilters())
+		m.alloc.Recover(fw.id, a.id, available, now, refuse)
 		m.dirtyAgents[a.id] = struct{}{}
+		if refuse > 0 {
+			m.addFilter(now.Add(refuse))
+		}
 	}
 }
 

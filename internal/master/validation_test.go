@@ -1,9 +1,13 @@
 package master
 
 import (
+	"encoding/json"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/plateau/plateau/internal/resources"
 
 	"google.golang.org/protobuf/proto"
 
@@ -92,6 +96,29 @@ func TestRefuseDuration(t *testing.T) {
 	for _, tt := range tests {
 		if got := refuseDuration(tt.f); got != tt.want {
 			t.Errorf("refuseDuration(%v) = %v, want %v", tt.f, got, tt.want)
+		}
+	}
+}
+
+// The fast agent renderer writes what the generic model does.
+func TestAgentAppendJSONMatchesModel(t *testing.T) {
+	rs, _ := resources.Parse("cpus:4;mem:1024;ports:[31000-31010]", "*")
+	used, _ := resources.Parse("cpus:1;mem:24", "*")
+	for _, attrs := range [][]*mesos.Attribute{nil, {{Name: proto.String("rack"), Type: mesos.Value_TEXT.Enum(), Text: &mesos.Value_Text{Value: proto.String("r1")}}}} {
+		a := agentSnapshot{
+			info: &mesos.AgentInfo{Id: &mesos.AgentID{Value: proto.String("S0")}, Hostname: proto.String("h"), Port: proto.Int32(5051),
+				Resources: rs, Attributes: attrs},
+			endpoint: "127.0.0.1:5051", version: "1.11.0", active: true,
+			registered: time.Unix(100, 0), reregistered: time.Unix(200, 0), used: used.Allocate("*"),
+		}
+		var fast, slow any
+		if err := json.Unmarshal(a.appendJSON(nil), &fast); err != nil {
+			t.Fatal(err)
+		}
+		b, _ := json.Marshal(a.model())
+		json.Unmarshal(b, &slow)
+		if !reflect.DeepEqual(fast, slow) {
+			t.Fatalf("appendJSON = %v\nmodel      = %v", fast, slow)
 		}
 	}
 }

@@ -158,6 +158,9 @@ const hexDigits = "0123456789abcdef"
 
 // appendString writes s as a JSON string, escaping what JSON requires and
 // replacing invalid UTF-8.
+// AppendString appends s as a JSON string literal.
+func AppendString(b []byte, s string) []byte { return appendString(b, s) }
+
 func appendString(b []byte, s string) []byte {
 	b = append(b, '"')
 	start := 0

@@ -1,0 +1,124 @@
+package bench
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"sync"
+	"time"
+
+	"google.golang.org/protobuf/proto"
+
+	mesos "github.com/plateau/plateau/internal/api/mesos/v1"
+	"github.com/plateau/plateau/internal/api/mesos/v1/scheduler"
+	"github.com/plateau/plateau/internal/client"
+	"github.com/plateau/plateau/internal/master"
+)
+
+// StateOptions size the state benchmark.
+type StateOptions struct {
+	Agents, Tasks, Frameworks int
+	Requests                  int // /master/state requests measured
+}
+
+// StateResult is what `plateau bench state` prints.
+type StateResult struct {
+	Agents              int     `json:"agents"`
+	Tasks               int     `json:"tasks"`
+	StateP50Ms          float64 `json:"state_p50_ms"`
+	StateP99Ms          float64 `json:"state_p99_ms"`
+	StateBytes          int     `json:"state_bytes"`
+	SchedulerCalls      int     `json:"scheduler_calls_during"`
+	SchedulerCallP50Ms  float64 `json:"scheduler_call_p50_ms"`
+	SchedulerCallP99Ms  float64 `json:"scheduler_call_p99_ms"`
+	SchedulerCallMaxMs  float64 `json:"scheduler_call_max_ms"`
+}
+
+// State builds a master with emulated agents and tasks and measures
+// /master/state while a framework keeps making scheduler calls.
+func State(ctx context.Context, o StateOptions) (StateResult, error) {
+	if o.Frameworks <= 0 {
+		o.Frameworks = 100
+	}
+	if o.Requests <= 0 {
+		o.Requests = 20
+	}
+	res := StateResult{Agents: o.Agents, Tasks: o.Tasks}
+	cfg := master.DefaultConfig()
+	cfg.IP, cfg.Port = "127.0.0.1", 0
+	m, err := master.New(cfg, master.WithLogger(slog.New(slog.NewTextHandler(io.Discard, nil))))
+	if err != nil {
+		return res, err
+	}
+	runCtx, stop := context.WithCancel(context.Background())
+	defer stop()
+	go m.Run(runCtx)
+	if err := m.EmulateLoad(ctx, o.Agents, o.Frameworks, o.Tasks); err != nil {
+		return res, err
+	}
+	sub, err := (&client.Scheduler{Master: m.Addr()}).Subscribe(context.Background(),
+		&mesos.FrameworkInfo{User: proto.String("bench"), Name: proto.String("bench-state-caller")})
+	if err != nil {
+		return res, err
+	}
+	defer sub.Close()
+	go func() { // drain events
+		for {
+			if _, err := sub.Next(); err != nil {
+				return
+			}
+		}
+	}()
+
+	var calls []time.Duration
+	var mu sync.Mutex
+	done := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for {
+			select {
+			case <-done:
+				return
+			default:
+			}
+			start := time.Now()
+			reconcile := &scheduler.Call{Type: scheduler.Call_RECONCILE.Enum(), Reconcile: &scheduler.Call_Reconcile{
+				Tasks: []*scheduler.Call_Reconcile_Task{{TaskId: &mesos.TaskID{Value: proto.String("task-000001")}}}}}
+			if err := sub.Call(context.Background(), reconcile); err != nil {
+				return
+			}
+			mu.Lock()
+			calls = append(calls, time.Since(start))
+			mu.Unlock()
+			time.Sleep(5 * time.Millisecond)
+		}
+	}()
+	var states []time.Duration
+	for range o.Requests {
+		start := time.Now()
+		resp, err := http.Get("http://" + m.Addr() + "/master/state")
+		if err != nil {
+			close(done)
+			return res, err
+		}
+		n, err := io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		if err != nil || resp.StatusCode != http.StatusOK {
+			close(done)
+			return res, fmt.Errorf("/master/state: %v %v", resp.Status, err)
+		}
+		states = append(states, time.Since(start))
+		res.StateBytes = int(n)
+	}
+	close(done)
+	wg.Wait()
+	res.StateP50Ms, res.StateP99Ms = percentile(states, 50), percentile(states, 99)
+	res.SchedulerCalls = len(calls)
+	res.SchedulerCallP50Ms, res.SchedulerCallP99Ms = percentile(calls, 50), percentile(calls, 99)
+	res.SchedulerCallMaxMs = percentile(calls, 100)
+	return res, nil
+}

@@ -35,3 +35,15 @@ func BenchmarkLaunch(b *testing.B) {
 		b.Fatal(err)
 	}
 }
+
+// TestStateSmall keeps `plateau bench state` working at a small size.
+func TestStateSmall(t *testing.T) {
+	r, err := State(context.Background(), StateOptions{Agents: 20, Tasks: 200, Frameworks: 4, Requests: 3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Every task is in the served state.
+	if r.StateBytes < 200*100 || r.StateP50Ms <= 0 || r.Agents != 20 {
+		t.Fatalf("implausible result %+v", r)
+	}
+}

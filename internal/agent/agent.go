@@ -15,6 +15,7 @@ import (
 	"net/http"
 	"os"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -94,19 +95,23 @@ func New(cfg Config, opts ...Option) (*Agent, error) {
 		return nil, err
 	}
 	a := &Agent{
-		cfg:           cfg,
-		log:           slog.Default(),
-		containerizer: containerizer.Posix{},
-		fetcher:       &fetcher.Fetcher{},
-		files:         &files.Server{},
-		start:         time.Now(),
-		mailbox:       actor.New(1024),
-		total:         total,
-		frameworks:    map[string]*framework{},
-		updates:       newUpdateManager(),
+		cfg:        cfg,
+		log:        slog.Default(),
+		fetcher:    &fetcher.Fetcher{},
+		files:      &files.Server{},
+		start:      time.Now(),
+		mailbox:    actor.New(1024),
+		total:      total,
+		frameworks: map[string]*framework{},
+		updates:    newUpdateManager(),
 	}
 	for _, o := range opts {
 		o(a)
+	}
+	if a.containerizer == nil {
+		if a.containerizer, err = newContainerizer(&cfg, a.log); err != nil {
+			return nil, err
+		}
 	}
 	ln, err := net.Listen("tcp", net.JoinHostPort(cfg.IP, strconv.Itoa(cfg.Port)))
 	if err != nil {
@@ -230,3 +235,39 @@ func (a *Agent) shutdownAll() {
 
 // version reported in registrations and /state.
 func agentVersion() string { return version.MesosVersion }
+
+// newContainerizer picks the isolation: --isolation's, or the strongest
+// the host allows (cgroups as root, posix otherwise, said at start).
+func newContainerizer(cfg *Config, log *slog.Logger) (containerizer.Containerizer, error) {
+	var isolators []string
+	for _, iso := range strings.Split(cfg.Isolation, ",") {
+		if iso = strings.TrimSpace(iso); iso != "" {
+			isolators = append(isolators, iso)
+		}
+	}
+	explicit := len(isolators) > 0
+	if !explicit {
+		isolators = []string{containerizer.IsolatorCgroupsCPU, containerizer.IsolatorCgroupsMem, containerizer.IsolatorCgroupsPids}
+	}
+	cgroups := false
+	for _, iso := range isolators {
+		cgroups = cgroups || strings.HasPrefix(iso, "cgroups/")
+	}
+	if !cgroups {
+		log.Info("isolation: posix (processes are not confined)", "isolation", strings.Join(isolators, ","))
+		return containerizer.Posix{}, nil
+	}
+	c, err := containerizer.NewCgroups(containerizer.Cgroups{
+		Root: cfg.CgroupsHierarchy, Parent: cfg.CgroupsRoot, Isolators: isolators,
+		EnableCFS: cfg.CgroupsEnableCFS, PidsLimit: cfg.CgroupsPidsLimit,
+	})
+	if err != nil {
+		if explicit {
+			return nil, fmt.Errorf("--isolation: %w", err)
+		}
+		log.Warn("isolation: falling back to posix (processes are not confined)", "reason", err)
+		return containerizer.Posix{}, nil
+	}
+	log.Info("isolation: cgroups", "isolation", strings.Join(isolators, ","), "cfs", cfg.CgroupsEnableCFS)
+	return c, nil
+}

@@ -9,6 +9,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/plateau/plateau/internal/containerizer"
+
 	"github.com/plateau/plateau/internal/resources"
 )
 
@@ -28,6 +30,14 @@ type Config struct {
 	ExecutorShutdownGracePeriod time.Duration
 	RegistrationBackoffFactor   time.Duration
 
+	// Isolation lists isolators by Mesos's names (--isolation); empty
+	// means the strongest the host allows.
+	Isolation        string
+	CgroupsHierarchy string // --cgroups_hierarchy
+	CgroupsRoot      string // --cgroups_root: the parent cgroup of containers
+	CgroupsEnableCFS bool   // --cgroups_enable_cfs
+	CgroupsPidsLimit int64  // --cgroups_pids_limit: pids.max per container
+
 	// ExecutorCommand starts the command executor; default: this binary's
 	// "executor" subcommand.
 	ExecutorCommand []string
@@ -41,6 +51,9 @@ func DefaultConfig() Config {
 		ExecutorRegistrationTimeout: time.Minute,
 		ExecutorShutdownGracePeriod: 5 * time.Second,
 		RegistrationBackoffFactor:   time.Second,
+		CgroupsHierarchy:            "/sys/fs/cgroup",
+		CgroupsRoot:                 "plateau",
+		CgroupsPidsLimit:            4096,
 	}
 }
 
@@ -56,6 +69,11 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 	fs.StringVar(&c.Attributes, "attributes", c.Attributes, `attributes, e.g. "rack:r1;zone:a;level:3"`)
 	fs.DurationVar(&c.ExecutorRegistrationTimeout, "executor_registration_timeout", c.ExecutorRegistrationTimeout, "how long an executor may take to subscribe before it is killed")
 	fs.DurationVar(&c.ExecutorShutdownGracePeriod, "executor_shutdown_grace_period", c.ExecutorShutdownGracePeriod, "how long an executor has to shut down after SHUTDOWN")
+	fs.StringVar(&c.Isolation, "isolation", c.Isolation, "isolators, e.g. \"cgroups/cpu,cgroups/mem,cgroups/pids\" or \"posix/cpu,posix/mem\" (default: cgroups when running as root, else posix)")
+	fs.StringVar(&c.CgroupsHierarchy, "cgroups_hierarchy", c.CgroupsHierarchy, "where the cgroup hierarchies are mounted")
+	fs.StringVar(&c.CgroupsRoot, "cgroups_root", c.CgroupsRoot, "name of the cgroup under which containers' cgroups are made")
+	fs.BoolVar(&c.CgroupsEnableCFS, "cgroups_enable_cfs", c.CgroupsEnableCFS, "cap CPU use at the task's cpus with CFS quotas (not only shares)")
+	fs.Int64Var(&c.CgroupsPidsLimit, "cgroups_pids_limit", c.CgroupsPidsLimit, "most processes a container may have, with cgroups/pids")
 	fs.DurationVar(&c.RegistrationBackoffFactor, "registration_backoff_factor", c.RegistrationBackoffFactor, "initial backoff between attempts to (re-)register with the master")
 }
 
@@ -86,6 +104,14 @@ func (c *Config) Validate() error {
 	}
 	if _, err := parseAttributes(c.Attributes); err != nil {
 		errs = append(errs, fmt.Errorf("--attributes: %w", err))
+	}
+	for _, iso := range strings.Split(c.Isolation, ",") {
+		switch strings.TrimSpace(iso) {
+		case "", containerizer.IsolatorCgroupsCPU, containerizer.IsolatorCgroupsMem, containerizer.IsolatorCgroupsPids,
+			containerizer.IsolatorPosixCPU, containerizer.IsolatorPosixMem:
+		default:
+			errs = append(errs, fmt.Errorf("--isolation: unknown isolator %q", iso))
+		}
 	}
 	for name, d := range map[string]time.Duration{
 		"executor_registration_timeout":  c.ExecutorRegistrationTimeout,

@@ -50,6 +50,14 @@ func (a *Agent) serveExecutor(w http.ResponseWriter, r *http.Request) {
 				err = badRequest("Task %s is unknown to executor %s", status.GetTaskId().GetValue(), execID)
 				return
 			}
+			if status.GetState() == mesos.TaskState_TASK_FAILED && e.container != nil {
+				// A task killed by the OOM killer failed by its limit, as
+				// Mesos's memory isolator reports it.
+				if l, ok := e.limitation(); ok && l.Memory {
+					status.Reason = mesos.TaskStatus_REASON_CONTAINER_LIMITATION_MEMORY.Enum()
+					status.Message = proto.String(l.Message)
+				}
+			}
 			a.statusUpdate(fwID, e, status)
 			e.send(&executor.Event{Type: executor.Event_ACKNOWLEDGED.Enum(), Acknowledged: &executor.Event_Acknowledged{
 				TaskId: status.GetTaskId(), Uuid: status.GetUuid()}})

@@ -9,6 +9,8 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/plateau/plateau/internal/resources"
+
 	"github.com/plateau/plateau/internal/taskstate"
 
 	"github.com/google/uuid"
@@ -62,6 +64,42 @@ type executorRun struct {
 	shuttingDown bool
 	terminated   bool
 	exited       chan struct{} // closed when the container has exited
+}
+
+// Plateau's own executors get Mesos's default executor resources on top
+// of their tasks' (src/slave/constants.hpp: 0.1 cpus, 32 MB).
+const (
+	executorCPUs  = 0.1
+	executorMemMB = 32
+)
+
+// limits are what the container may use: the executor's and its tasks'
+// resources.
+func (e *executorRun) limits() containerizer.Limits {
+	var rs resources.Resources
+	rs = rs.Add(e.info.GetResources())
+	for _, t := range e.queued {
+		rs = rs.Add(t.GetResources())
+	}
+	for _, g := range e.queuedGroup {
+		for _, t := range g.GetTasks() {
+			rs = rs.Add(t.GetResources())
+		}
+	}
+	l := containerizer.Limits{CPUs: rs.Scalar("cpus"), MemoryMB: rs.Scalar("mem")}
+	if e.command || e.info.GetType() == mesos.ExecutorInfo_DEFAULT {
+		l.CPUs += executorCPUs
+		l.MemoryMB += executorMemMB
+	}
+	return l
+}
+
+// limitation reports whether the container's isolation stopped it.
+func (e *executorRun) limitation() (containerizer.Limitation, bool) {
+	if l, ok := e.container.(containerizer.Limited); ok {
+		return l.Limitation()
+	}
+	return containerizer.Limitation{}, false
 }
 
 func (e *executorRun) send(ev *executor.Event) {
@@ -254,6 +292,7 @@ func (a *Agent) fetched(e *executorRun, fetchErr error) {
 		Dir:         e.directory,
 		Stdout:      filepath.Join(e.directory, "stdout"),
 		Stderr:      filepath.Join(e.directory, "stderr"),
+		Limits:      e.limits(),
 	}
 	c, err := a.containerizer.Launch(context.Background(), cfg)
 	if err != nil {
@@ -549,6 +588,9 @@ func (a *Agent) executorTerminated(e *executorRun, status int, msg string) {
 	state, reason := mesos.TaskState_TASK_FAILED, mesos.TaskStatus_REASON_EXECUTOR_TERMINATED
 	if e.shuttingDown {
 		state, reason = mesos.TaskState_TASK_KILLED, mesos.TaskStatus_REASON_EXECUTOR_TERMINATED
+	}
+	if l, ok := e.limitation(); ok && l.Memory {
+		state, reason, msg = mesos.TaskState_TASK_FAILED, mesos.TaskStatus_REASON_CONTAINER_LIMITATION_MEMORY, l.Message
 	}
 	if msg == "" {
 		msg = "Executor terminated"

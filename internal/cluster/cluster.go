@@ -135,6 +135,7 @@ func New(opts Options) (*Cluster, error) {
 		acfg.ExecutorCommand = opts.ExecutorCommand
 		acfg.ExecutorShutdownGracePeriod = 2 * time.Second
 		acfg.RegistrationBackoffFactor = 100 * time.Millisecond
+		acfg.Isolation = "posix/cpu,posix/mem" // tests that isolate say so
 		if opts.Agent != nil {
 			opts.Agent(i, &acfg)
 		}

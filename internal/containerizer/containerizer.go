@@ -23,6 +23,8 @@ type LaunchConfig struct {
 	Dir  string
 	// Stdout and Stderr are files the container's output is appended to.
 	Stdout, Stderr string
+	// Limits are enforced by isolating containerizers.
+	Limits Limits
 }
 
 // Container is a launched container.

@@ -1,0 +1,154 @@
+package e2e
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+
+	mesos "github.com/mesos/mesos-go/api/v1/lib"
+
+	"github.com/plateau/plateau/internal/agent"
+	"github.com/plateau/plateau/internal/client"
+	"github.com/plateau/plateau/internal/cluster"
+	"github.com/plateau/plateau/internal/containerizer"
+)
+
+// needCgroups skips (or, under PLATEAU_TEST_STRICT, fails) where the
+// machine cannot isolate with cgroups v1: CI must run these.
+func needCgroups(t *testing.T) {
+	t.Helper()
+	_, err := containerizer.NewCgroups(containerizer.Cgroups{Isolators: []string{
+		containerizer.IsolatorCgroupsCPU, containerizer.IsolatorCgroupsMem, containerizer.IsolatorCgroupsPids}})
+	if err == nil {
+		if _, statErr := os.Stat("/sys/fs/cgroup/memory/cgroup.procs"); statErr == nil {
+			return
+		}
+		err = fmt.Errorf("no cgroup v1 memory hierarchy at /sys/fs/cgroup/memory")
+	}
+	if os.Getenv("PLATEAU_TEST_STRICT") != "" {
+		t.Fatalf("cgroups isolation unavailable (%v); PLATEAU_TEST_STRICT forbids skipping", err)
+	}
+	t.Skipf("cgroups isolation unavailable here (needs root and cgroup v1): %v", err)
+}
+
+// isolatedCluster runs an agent with cgroups isolation under a cgroup of
+// its own.
+func isolatedCluster(t *testing.T, cfs bool, pids int64) (*cluster.Cluster, string) {
+	root := fmt.Sprintf("plateau-test-%d", os.Getpid())
+	// Registered first, so it runs after the cluster (and its containers)
+	// stopped: the parent cgroups go too.
+	t.Cleanup(func() {
+		for _, ctl := range []string{"cpu", "memory", "pids"} {
+			if err := os.Remove(filepath.Join("/sys/fs/cgroup", ctl, root)); err != nil && !os.IsNotExist(err) {
+				t.Errorf("removing the test's cgroup: %v", err)
+			}
+		}
+	})
+	c := cluster.Start(t, cluster.Options{Agent: func(_ int, c *agent.Config) {
+		c.Isolation = "cgroups/cpu,cgroups/mem,cgroups/pids"
+		c.CgroupsRoot = root
+		c.CgroupsEnableCFS = cfs
+		if pids > 0 {
+			c.CgroupsPidsLimit = pids
+		}
+	}})
+	return c, root
+}
+
+func TestMemoryLimitFailsTheTask(t *testing.T) {
+	needCgroups(t)
+	c, _ := isolatedCluster(t, false, 0)
+	s := subscribe(t, c.MasterAddr(), encodings[0], frameworkInfo("e2e-oom"))
+	offer := s.offer()
+	task := commandTask("hog", offer, "tail /dev/zero") // grows without bound
+	task.Resources = []mesos.Resource{scalar("cpus", 0.1), scalar("mem", 64)}
+	s.call(launch(offer, task))
+	s.expectStates("hog", mesos.TASK_STARTING, mesos.TASK_RUNNING)
+	st := s.update("hog")
+	if st.GetState() != mesos.TASK_FAILED || st.GetReason() != mesos.REASON_CONTAINER_LIMITATION_MEMORY ||
+		!strings.Contains(st.GetMessage(), "Memory limit exceeded") {
+		t.Fatalf("got %v %v %q, want TASK_FAILED with REASON_CONTAINER_LIMITATION_MEMORY", st.GetState(), st.GetReason(), st.GetMessage())
+	}
+}
+
+// A container's cgroups hold the shares, CFS quota and memory limit that
+// its resources call for (plus the command executor's own 0.1 cpus and
+// 32 MB, as Mesos gives them).
+func TestCgroupLimitsFollowResources(t *testing.T) {
+	needCgroups(t)
+	c, root := isolatedCluster(t, true, 0)
+	s := subscribe(t, c.MasterAddr(), encodings[0], frameworkInfo("e2e-cgroups"))
+	offer := s.offer()
+	task := commandTask("limited", offer, "sleep 1000")
+	task.Resources = []mesos.Resource{scalar("cpus", 0.5), scalar("mem", 100)}
+	s.call(launch(offer, task))
+	s.expectStates("limited", mesos.TASK_STARTING, mesos.TASK_RUNNING)
+	container := containerOf(t, c, s.id, "limited")
+	read := func(ctl, file string) int64 {
+		b, err := os.ReadFile(filepath.Join("/sys/fs/cgroup", ctl, root, container, file))
+		if err != nil {
+			t.Fatal(err)
+		}
+		v, err := strconv.ParseInt(strings.TrimSpace(string(b)), 10, 64)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return v
+	}
+	if got, want := read("cpu", "cpu.shares"), int64(614); got != want {
+		t.Errorf("cpu.shares = %d, want %d", got, want)
+	}
+	if got, want := read("cpu", "cpu.cfs_quota_us"), int64(60000); got != want {
+		t.Errorf("cpu.cfs_quota_us = %d, want %d", got, want)
+	}
+	if got, want := read("memory", "memory.limit_in_bytes"), int64(132<<20); got != want {
+		t.Errorf("memory.limit_in_bytes = %d, want %d", got, want)
+	}
+	// The task's processes are in the container's cgroup.
+	procs, _ := os.ReadFile(filepath.Join("/sys/fs/cgroup/memory", root, container, "cgroup.procs"))
+	if len(strings.Fields(string(procs))) < 2 {
+		t.Errorf("cgroup.procs = %q, want the executor and its task", procs)
+	}
+}
+
+func TestPidsLimitStopsForkBomb(t *testing.T) {
+	needCgroups(t)
+	c, _ := isolatedCluster(t, false, 16)
+	s := subscribe(t, c.MasterAddr(), encodings[0], frameworkInfo("e2e-pids"))
+	offer := s.offer()
+	s.call(launch(offer, commandTask("bomb", offer, "set -e; for i in $(seq 64); do sleep 30 & done; wait")))
+	st := s.expectStates("bomb", mesos.TASK_STARTING, mesos.TASK_RUNNING, mesos.TASK_FAILED)
+	files := &client.Files{Agent: c.Agents[0].Addr()}
+	out, _, _ := files.Read(context.Background(), client.SandboxPath(s.id, "bomb")+"/stderr", 0, 64*1024)
+	if !strings.Contains(string(out), "fork") && !strings.Contains(string(out), "Resource temporarily unavailable") {
+		t.Fatalf("task failed (%s) but its stderr does not show forks refused: %q", st.GetMessage(), out)
+	}
+}
+
+// containerOf finds a task's container ID in the agent's /state.
+func containerOf(t *testing.T, c *cluster.Cluster, frameworkID, executorID string) string {
+	t.Helper()
+	var state struct {
+		Frameworks []struct {
+			ID        string `json:"id"`
+			Executors []struct {
+				ID        string `json:"id"`
+				Container string `json:"container"`
+			} `json:"executors"`
+		} `json:"frameworks"`
+	}
+	getJSON(t, "http://"+c.Agents[0].Addr()+"/state", &state)
+	for _, f := range state.Frameworks {
+		for _, e := range f.Executors {
+			if f.ID == frameworkID && e.ID == executorID {
+				return e.Container
+			}
+		}
+	}
+	t.Fatalf("executor %s not in the agent's state", executorID)
+	return ""
+}

@@ -11,6 +11,8 @@ import (
 	"sort"
 	"time"
 
+	"github.com/plateau/plateau/internal/agent"
+
 	"google.golang.org/protobuf/proto"
 
 	mesos "github.com/plateau/plateau/internal/api/mesos/v1"
@@ -32,6 +34,8 @@ type LaunchOptions struct {
 	Master string
 	// ExecutorCommand overrides the agent's command executor (tests).
 	ExecutorCommand []string
+	// Isolation is the in-process agent's --isolation (default posix).
+	Isolation string
 	// Command is what each task runs.
 	Command string
 }
@@ -68,7 +72,12 @@ func Launch(ctx context.Context, opts LaunchOptions) (LaunchResult, error) {
 		}
 		defer os.RemoveAll(dir)
 		c, err := cluster.New(cluster.Options{WorkDir: dir, Log: io.Discard, ExecutorCommand: opts.ExecutorCommand,
-			Resources: "cpus:1000;mem:1000000;disk:1000;ports:[31000-32000]"})
+			Resources: "cpus:1000;mem:1000000;disk:1000;ports:[31000-32000]",
+			Agent: func(_ int, c *agent.Config) {
+				if opts.Isolation != "" {
+					c.Isolation = opts.Isolation
+				}
+			}})
 		if err != nil {
 			return res, err
 		}
@@ -230,4 +239,33 @@ func (l *launcher) run(ctx context.Context, n, perOffer int) ([]time.Duration, i
 		}
 	}
 	return running, failed, nil
+}
+
+// ContainerizerResult is what `plateau bench containerizer` prints.
+type ContainerizerResult struct {
+	Tasks         int     `json:"tasks"`
+	PosixP50Ms    float64 `json:"unisolated_accept_to_running_p50_ms"`
+	PosixP99Ms    float64 `json:"unisolated_accept_to_running_p99_ms"`
+	IsolatedP50Ms float64 `json:"isolated_accept_to_running_p50_ms"`
+	IsolatedP99Ms float64 `json:"isolated_accept_to_running_p99_ms"`
+	AddedP50Ms    float64 `json:"isolation_adds_p50_ms"`
+	Isolation     string  `json:"isolation"`
+}
+
+// Containerizer launches tasks one at a time on an unisolated agent and
+// on an isolated one, and compares the ACCEPT-to-RUNNING times.
+func Containerizer(ctx context.Context, tasks int, isolation string, executor []string) (ContainerizerResult, error) {
+	res := ContainerizerResult{Tasks: tasks, Isolation: isolation}
+	posix, err := Launch(ctx, LaunchOptions{Tasks: 1, Single: tasks, Isolation: "posix/cpu,posix/mem", ExecutorCommand: executor})
+	if err != nil {
+		return res, err
+	}
+	iso, err := Launch(ctx, LaunchOptions{Tasks: 1, Single: tasks, Isolation: isolation, ExecutorCommand: executor})
+	if err != nil {
+		return res, err
+	}
+	res.PosixP50Ms, res.PosixP99Ms = posix.SingleP50Ms, posix.SingleP99Ms
+	res.IsolatedP50Ms, res.IsolatedP99Ms = iso.SingleP50Ms, iso.SingleP99Ms
+	res.AddedP50Ms = iso.SingleP50Ms - posix.SingleP50Ms
+	return res, nil
 }

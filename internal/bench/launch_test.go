@@ -47,3 +47,26 @@ func TestStateSmall(t *testing.T) {
 		t.Fatalf("implausible result %+v", r)
 	}
 }
+
+// TestContainerizerSmall keeps `plateau bench containerizer` working; it
+// needs cgroups (root), which CI has.
+func TestContainerizerSmall(t *testing.T) {
+	if os.Geteuid() != 0 {
+		if os.Getenv("PLATEAU_TEST_STRICT") != "" {
+			t.Fatal("needs root for cgroups; PLATEAU_TEST_STRICT forbids skipping")
+		}
+		t.Skip("needs root for cgroups")
+	}
+	os.Setenv("PLATEAU_TEST_ROLE", "executor")
+	self, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := Containerizer(context.Background(), 3, "cgroups/cpu,cgroups/mem", []string{self})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.PosixP50Ms <= 0 || r.IsolatedP50Ms <= 0 {
+		t.Fatalf("implausible result %+v", r)
+	}
+}

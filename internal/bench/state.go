@@ -25,15 +25,15 @@ type StateOptions struct {
 
 // StateResult is what `plateau bench state` prints.
 type StateResult struct {
-	Agents              int     `json:"agents"`
-	Tasks               int     `json:"tasks"`
-	StateP50Ms          float64 `json:"state_p50_ms"`
-	StateP99Ms          float64 `json:"state_p99_ms"`
-	StateBytes          int     `json:"state_bytes"`
-	SchedulerCalls      int     `json:"scheduler_calls_during"`
-	SchedulerCallP50Ms  float64 `json:"scheduler_call_p50_ms"`
-	SchedulerCallP99Ms  float64 `json:"scheduler_call_p99_ms"`
-	SchedulerCallMaxMs  float64 `json:"scheduler_call_max_ms"`
+	Agents             int     `json:"agents"`
+	Tasks              int     `json:"tasks"`
+	StateP50Ms         float64 `json:"state_p50_ms"`
+	StateP99Ms         float64 `json:"state_p99_ms"`
+	StateBytes         int     `json:"state_bytes"`
+	SchedulerCalls     int     `json:"scheduler_calls_during"`
+	SchedulerCallP50Ms float64 `json:"scheduler_call_p50_ms"`
+	SchedulerCallP99Ms float64 `json:"scheduler_call_p99_ms"`
+	SchedulerCallMaxMs float64 `json:"scheduler_call_max_ms"`
 }
 
 // State builds a master with emulated agents and tasks and measures

@@ -13,7 +13,7 @@ import (
 // JSON line.
 func runBench(ctx context.Context, env Env, args []string) error {
 	if len(args) == 0 {
-		return usageError{fmt.Errorf("which benchmark? plateau bench launch|allocator|state")}
+		return usageError{fmt.Errorf("which benchmark? plateau bench launch|allocator|containerizer|state")}
 	}
 	var result any
 	var err error
@@ -40,6 +40,14 @@ func runBench(ctx context.Context, env Env, args []string) error {
 			return err
 		}
 		result, err = allocbench.Run(ctx, o)
+	case "containerizer":
+		fs := newFlagSet("bench containerizer", "bench containerizer [--tasks N] [--isolation LIST]", env)
+		tasks := fs.Int("tasks", 50, "tasks launched one at a time on each agent")
+		isolation := fs.String("isolation", "cgroups/cpu,cgroups/mem,cgroups/pids", "the isolated agent's --isolation")
+		if err := parseFlags(fs, args[1:], env); err != nil {
+			return err
+		}
+		result, err = bench.Containerizer(ctx, *tasks, *isolation, nil)
 	case "state":
 		fs := newFlagSet("bench state", "bench state [--agents N] [--tasks N] [--frameworks N] [--requests N]", env)
 		var o bench.StateOptions
@@ -52,7 +60,7 @@ func runBench(ctx context.Context, env Env, args []string) error {
 		}
 		result, err = bench.State(ctx, o)
 	default:
-		return usageError{fmt.Errorf("unknown benchmark %q (known: launch, allocator, state)", args[0])}
+		return usageError{fmt.Errorf("unknown benchmark %q (known: launch, allocator, containerizer, state)", args[0])}
 	}
 	if err != nil {
 		return err

@@ -115,6 +115,14 @@ type runningTask struct {
 	killing  bool
 	grace    time.Duration
 	terminal bool
+
+	// Health checking: its cancel, when the first check passed or the
+	// grace period ended, the consecutive failures, the last verdict.
+	stopHealth  context.CancelFunc
+	healthStart time.Time
+	checked     bool
+	failures    uint32
+	healthy     *bool
 }
 
 // taskExit is a task process's end, from its waiting goroutine.
@@ -134,6 +142,7 @@ type taskExecutor struct {
 	tasks     map[string]*runningTask
 	groups    int
 	exits     chan taskExit
+	health    chan healthResult
 	killNow   chan string // task IDs whose grace period ran out
 	unacked   map[string]*mesos.TaskStatus
 	launched  bool
@@ -154,6 +163,7 @@ func RunCommand(ctx context.Context, cfg Config, log io.Writer) error {
 		log:     log,
 		tasks:   map[string]*runningTask{},
 		exits:   make(chan taskExit, 16),
+		health:  make(chan healthResult, 16),
 		killNow: make(chan string, 16),
 		unacked: map[string]*mesos.TaskStatus{},
 	}
@@ -189,6 +199,8 @@ func (e *taskExecutor) run(ctx context.Context) error {
 				if e.done() {
 					ackDeadline = time.After(ackTimeout)
 				}
+			case r := <-e.health:
+				e.healthChecked(r)
 			case id := <-e.killNow:
 				if t := e.tasks[id]; t != nil && !t.terminal {
 					fmt.Fprintf(e.log, "Task %s did not exit within its grace period %v; sending SIGKILL\n", id, t.grace)
@@ -310,6 +322,41 @@ func (e *taskExecutor) launch(info *mesos.TaskInfo, group int) {
 	fmt.Fprintf(e.log, "Starting task %s with pid %d\n", id, cmd.Process.Pid)
 	go func() { e.exits <- taskExit{id: id, err: cmd.Wait()} }()
 	e.update(t, mesos.TaskState_TASK_RUNNING, "", nil)
+	if hc := info.GetHealthCheck(); hc != nil {
+		ctx, cancel := context.WithCancel(context.Background())
+		t.stopHealth, t.healthStart = cancel, time.Now()
+		go checkHealth(ctx, id, hc, e.cfg.Sandbox, e.health)
+	}
+}
+
+// healthChecked applies a health check result as Mesos does: failures
+// in the grace period (before the first success) are ignored; a change of
+// health is reported as TASK_RUNNING with `healthy`; consecutive_failures
+// failures in a row kill the task.
+func (e *taskExecutor) healthChecked(r healthResult) {
+	t := e.tasks[r.task]
+	if t == nil || t.terminal || t.killing {
+		return
+	}
+	hc := t.info.GetHealthCheck()
+	if r.healthy {
+		t.checked, t.failures = true, 0
+	} else {
+		grace := time.Duration(hc.GetGracePeriodSeconds() * float64(time.Second))
+		if !t.checked && time.Since(t.healthStart) < grace {
+			return // still in the grace period
+		}
+		t.failures++
+	}
+	if t.healthy == nil || *t.healthy != r.healthy {
+		healthy := r.healthy
+		t.healthy = &healthy
+		e.update(t, mesos.TaskState_TASK_RUNNING, r.detail, mesos.TaskStatus_REASON_TASK_HEALTH_CHECK_STATUS_UPDATED.Enum())
+	}
+	if !r.healthy && t.failures >= hc.GetConsecutiveFailures() {
+		fmt.Fprintf(e.log, "Task %s failed %d consecutive health checks; killing it\n", r.task, t.failures)
+		e.kill(t, taskGrace(t.info))
+	}
 }
 
 // command prepares a task's process: its own process group, the sandbox
@@ -420,6 +467,9 @@ func (e *taskExecutor) taskExited(x taskExit) {
 
 func (e *taskExecutor) terminate(t *runningTask, state mesos.TaskState, msg string, reason *mesos.TaskStatus_Reason) {
 	t.terminal = true
+	if t.stopHealth != nil {
+		t.stopHealth()
+	}
 	e.update(t, state, msg, reason)
 }
 
@@ -438,6 +488,7 @@ func (e *taskExecutor) update(t *runningTask, state mesos.TaskState, msg string,
 	if msg != "" {
 		s.Message = proto.String(msg)
 	}
+	s.Healthy = t.healthy
 	e.unacked[string(s.Uuid)] = s
 	call := e.call(executor.Call_UPDATE)
 	call.Update = &executor.Call_Update{Status: s}

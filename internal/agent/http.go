@@ -5,6 +5,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/plateau/plateau/internal/containerizer"
+
 	"github.com/plateau/plateau/internal/resources"
 	"github.com/plateau/plateau/internal/taskstate"
 
@@ -31,6 +33,8 @@ func (a *Agent) routes() http.Handler {
 		httpapi.WriteJSON(w, map[string]any{"flags": a.flagMap()})
 	})
 	mux.HandleFunc("GET /metrics/snapshot", a.serveMetrics)
+	mux.HandleFunc("GET /monitor/statistics", a.serveStatistics)
+	mux.HandleFunc("GET /monitor/statistics.json", a.serveStatistics)
 	a.files.Register(mux)
 	return mux
 }
@@ -174,4 +178,44 @@ func (a *Agent) metrics() map[string]float64 {
 		out["slave/tasks_"+strings.ToLower(strings.TrimPrefix(s.String(), "TASK_"))] = states[s]
 	}
 	return out
+}
+
+// serveStatistics is /monitor/statistics: each running executor's
+// container usage, in Mesos's layout. The cgroup files are read off the
+// loop.
+func (a *Agent) serveStatistics(w http.ResponseWriter, r *http.Request) {
+	type entry struct {
+		info      *mesos.ExecutorInfo
+		framework string
+		container containerizer.Container
+	}
+	var entries []entry
+	if err := a.do(r.Context(), func() {
+		for _, fw := range a.frameworks {
+			for _, e := range fw.executors {
+				if e.container != nil && !e.terminated {
+					entries = append(entries, entry{e.info, e.frameworkID, e.container})
+				}
+			}
+		}
+	}); err != nil {
+		httpapi.WriteError(w, err)
+		return
+	}
+	out := []any{}
+	for _, e := range entries {
+		m, ok := e.container.(containerizer.Measured)
+		if !ok {
+			continue
+		}
+		st, err := m.Usage()
+		if err != nil {
+			continue
+		}
+		out = append(out, map[string]any{
+			"executor_id": e.info.GetExecutorId().GetValue(), "executor_name": e.info.GetName(),
+			"framework_id": e.framework, "source": e.info.GetSource(), "statistics": model.Proto(st),
+		})
+	}
+	httpapi.WriteJSON(w, out)
 }

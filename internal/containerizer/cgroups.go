@@ -82,6 +82,10 @@ func NewCgroups(c Cgroups) (*Cgroups, error) {
 		switch iso {
 		case IsolatorCgroupsCPU:
 			ctl = "cpu"
+			// Mesos's cpu isolator also accounts with cpuacct (v1).
+			if !c.v2 && c.available("cpuacct") {
+				c.controller["cpuacct"] = true
+			}
 		case IsolatorCgroupsMem:
 			ctl = "memory"
 		case IsolatorCgroupsPids:

@@ -152,3 +152,36 @@ func containerOf(t *testing.T, c *cluster.Cluster, frameworkID, executorID strin
 	t.Fatalf("executor %s not in the agent's state", executorID)
 	return ""
 }
+
+func TestMonitorStatistics(t *testing.T) {
+	needCgroups(t)
+	c, _ := isolatedCluster(t, false, 0)
+	s := subscribe(t, c.MasterAddr(), encodings[0], frameworkInfo("e2e-monitor"))
+	offer := s.offer()
+	task := commandTask("busy", offer, "while true; do :; done")
+	task.Resources = []mesos.Resource{scalar("cpus", 0.5), scalar("mem", 64)}
+	s.call(launch(offer, task))
+	s.expectStates("busy", mesos.TASK_STARTING, mesos.TASK_RUNNING)
+	type stats struct {
+		ExecutorID string `json:"executor_id"`
+		Statistics struct {
+			CPUsLimit    float64 `json:"cpus_limit"`
+			CPUsUserTime float64 `json:"cpus_user_time_secs"`
+			MemLimit     uint64  `json:"mem_limit_bytes"`
+			MemRSS       uint64  `json:"mem_rss_bytes"`
+			Processes    uint32  `json:"processes"`
+		} `json:"statistics"`
+	}
+	waitFor(t, "the busy task to use CPU", func() bool {
+		var got []stats
+		getJSON(t, "http://"+c.Agents[0].Addr()+"/monitor/statistics", &got)
+		if len(got) != 1 {
+			t.Fatalf("/monitor/statistics: %+v", got)
+		}
+		st := got[0].Statistics
+		if got[0].ExecutorID != "busy" || st.CPUsLimit != 0.6 || st.MemLimit != 96<<20 || st.MemRSS == 0 || st.Processes < 2 {
+			t.Fatalf("/monitor/statistics: %+v", got)
+		}
+		return st.CPUsUserTime > 0
+	})
+}

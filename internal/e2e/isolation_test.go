@@ -42,7 +42,7 @@ func isolatedCluster(t *testing.T, cfs bool, pids int64) (*cluster.Cluster, stri
 	// Registered first, so it runs after the cluster (and its containers)
 	// stopped: the parent cgroups go too.
 	t.Cleanup(func() {
-		for _, ctl := range []string{"cpu", "memory", "pids"} {
+		for _, ctl := range []string{"cpu", "cpuacct", "memory", "pids"} {
 			if err := os.Remove(filepath.Join("/sys/fs/cgroup", ctl, root)); err != nil && !os.IsNotExist(err) {
 				t.Errorf("removing the test's cgroup: %v", err)
 			}

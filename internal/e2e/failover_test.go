@@ -1,8 +1,11 @@
 package e2e
 
 import (
+	"context"
 	"testing"
 	"time"
+
+	mastercalls "github.com/mesos/mesos-go/api/v1/lib/master/calls"
 
 	mesos "github.com/mesos/mesos-go/api/v1/lib"
 	"github.com/mesos/mesos-go/api/v1/lib/scheduler"
@@ -83,5 +86,38 @@ func TestAgentAndFrameworkReregisterAfterMasterRestart(t *testing.T) {
 	s2.call(calls.Kill("survivor", offer.AgentID.Value))
 	if st := s2.update("survivor"); st.GetState() != mesos.TASK_KILLED {
 		t.Fatalf("after KILL got %v, want TASK_KILLED", st.GetState())
+	}
+}
+
+// With a --work_dir, the master's registry survives a restart: weights
+// set through the operator API, and frameworks (without tasks, so that
+// no agent could tell the new master of them).
+func TestRegistrySurvivesMasterRestart(t *testing.T) {
+	dir := t.TempDir()
+	c := cluster.Start(t, cluster.Options{Master: func(c *masterConfig) { c.WorkDir = dir }})
+	op := operator(c.MasterAddr(), encodings[0])
+	if err := mastercalls.SendNoData(context.Background(), op, mastercalls.NonStreaming(mastercalls.UpdateWeights(mesos.WeightInfo{Role: ptr("prod"), Weight: 4}))); err != nil {
+		t.Fatal(err)
+	}
+	info := frameworkInfo("e2e-registry")
+	info.FailoverTimeout = ptr(3600.0)
+	s := subscribe(t, c.MasterAddr(), encodings[0], info)
+	s.resp.Close()
+
+	if err := c.RestartMaster(); err != nil {
+		t.Fatal(err)
+	}
+	op = operator(c.MasterAddr(), encodings[0])
+	weights := operatorCall(t, op, mastercalls.GetWeights()).GetGetWeights().WeightInfos
+	if len(weights) != 1 || weights[0].GetRole() != "prod" || weights[0].GetWeight() != 4 {
+		t.Fatalf("weights after restart: %v", weights)
+	}
+	fws := operatorCall(t, op, mastercalls.GetFrameworks()).GetGetFrameworks().Frameworks
+	if len(fws) != 1 || fws[0].FrameworkInfo.ID.Value != s.id || fws[0].Connected {
+		t.Fatalf("frameworks after restart: %v", fws)
+	}
+	info.ID = &mesos.FrameworkID{Value: s.id}
+	if s2 := subscribe(t, c.MasterAddr(), encodings[0], info); s2.id != s.id {
+		t.Fatalf("re-subscribed as %s, want %s", s2.id, s.id)
 	}
 }

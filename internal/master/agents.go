@@ -93,6 +93,9 @@ func (m *Master) registerAgent(reg *plateaupb.RegisterAgent, link *agentLink) (s
 		m.nextAgent++
 	}
 	id := info.GetId().GetValue()
+	if err := m.record(&plateaupb.RegistryEntry{Entry: &plateaupb.RegistryEntry_AdmitAgent{AdmitAgent: info}}); err != nil {
+		return "", err
+	}
 	a := m.agents[id]
 	if a != nil {
 		// A known agent reconnects: the old link is closed and what the

@@ -91,6 +91,9 @@ func (m *Master) updateFramework(fw *framework, u *scheduler.Call_UpdateFramewor
 	if fw.info.GetUser() != info.GetUser() || fw.info.GetCheckpoint() != info.GetCheckpoint() {
 		return badRequest("Updating 'user' or 'checkpoint' of a framework is not supported")
 	}
+	if err := m.record(&plateaupb.RegistryEntry{Entry: &plateaupb.RegistryEntry_AddFramework{AddFramework: info}}); err != nil {
+		return err
+	}
 	m.setFrameworkInfo(fw, info)
 	m.alloc.UpdateFramework(fw.id, allocatorFramework(info))
 	m.publishFramework(masterpb.Event_FRAMEWORK_UPDATED, fw)

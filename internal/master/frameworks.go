@@ -75,6 +75,9 @@ func (m *Master) subscribe(sub *scheduler.Call_Subscribe, streamID string) (*sub
 		m.log.Info("framework re-subscribed", "framework", fw.id, "name", info.GetName())
 		defer m.publishFramework(masterpb.Event_FRAMEWORK_UPDATED, fw)
 	}
+	if err := m.record(&plateaupb.RegistryEntry{Entry: &plateaupb.RegistryEntry_AddFramework{AddFramework: info}}); err != nil {
+		return nil, err
+	}
 	fw.epoch++
 	fw.active = true
 	fw.streamID = streamID
@@ -152,11 +155,17 @@ func (m *Master) frameworkDisconnected(fwID, streamID string) {
 	for _, o := range fw.offers {
 		m.removeOffer(o, false)
 	}
+	m.log.Info("framework disconnected", "framework", fw.id, "failover_timeout", fw.info.GetFailoverTimeout())
+	m.startFailover(fw)
+}
+
+// startFailover removes a disconnected framework unless it re-subscribes
+// within its failover_timeout.
+func (m *Master) startFailover(fw *framework) {
 	timeout := time.Duration(fw.info.GetFailoverTimeout() * float64(time.Second))
-	m.log.Info("framework disconnected", "framework", fw.id, "failover_timeout", timeout)
 	epoch := fw.epoch
 	fw.failover = m.after(timeout, func() {
-		if cur := m.frameworks[fwID]; cur == fw && fw.epoch == epoch && fw.stream == nil {
+		if cur := m.frameworks[fw.id]; cur == fw && fw.epoch == epoch && fw.stream == nil {
 			m.log.Info("framework failover timeout expired", "framework", fw.id)
 			m.removeFramework(fw)
 		}
@@ -196,6 +205,7 @@ func (m *Master) removeFramework(fw *framework) {
 	fw.unregistered = time.Now()
 	m.alloc.RemoveFramework(fw.id)
 	delete(m.frameworks, fw.id)
+	_ = m.record(&plateaupb.RegistryEntry{Entry: &plateaupb.RegistryEntry_RemoveFramework{RemoveFramework: fw.info.GetId()}})
 	m.publish(&masterpb.Event{Type: masterpb.Event_FRAMEWORK_REMOVED.Enum(), FrameworkRemoved: &masterpb.Event_FrameworkRemoved{FrameworkInfo: fw.info}})
 	m.completedFrameworks = append(m.completedFrameworks, fw)
 	if len(m.completedFrameworks) > maxCompletedFrameworks {

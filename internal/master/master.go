@@ -19,6 +19,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/plateau/plateau/internal/registry"
+
 	masterpb "github.com/plateau/plateau/internal/api/mesos/v1/master"
 	"github.com/plateau/plateau/internal/queue"
 
@@ -63,8 +65,10 @@ type Master struct {
 	dirtyAgents map[string]struct{}
 	fullCycle   bool
 	counts      counters
-	filters     expiries // refusal filter expiry times
-	weights     map[string]float64 // roles' weights other than 1
+	registry    registry.Store
+	recovered   *plateaupb.Registry // what the registry held at start
+	filters     expiries            // refusal filter expiry times
+	weights     map[string]float64  // roles' weights other than 1
 	// subscribers are the operator API's event streams.
 	subscribers    map[int]*queue.Queue[*masterpb.Event]
 	nextSubscriber int
@@ -83,6 +87,10 @@ func WithLogger(l *slog.Logger) Option { return func(m *Master) { m.log = l } }
 // WithLogLevel lets the operator API's SET_LOGGING_LEVEL change the
 // level of the logger's handler.
 func WithLogLevel(l *slog.LevelVar) Option { return func(m *Master) { m.level = l } }
+
+// WithRegistry replaces the registry (default: a bbolt file in
+// --work_dir, or memory without one).
+func WithRegistry(r registry.Store) Option { return func(m *Master) { m.registry = r } }
 
 // WithAllocator replaces the default DRF allocator.
 func WithAllocator(a allocator.Allocator) Option { return func(m *Master) { m.alloc = a } }
@@ -109,10 +117,23 @@ func New(cfg Config, opts ...Option) (*Master, error) {
 		o(m)
 	}
 	m.weights, _ = parseWeights(cfg.Weights) // validated above
+	if m.registry == nil {
+		if err := m.openRegistry(); err != nil {
+			return nil, err
+		}
+	}
+	recovered, err := m.registry.Load()
+	if err != nil {
+		return nil, err
+	}
+	for _, w := range recovered.GetWeights() {
+		m.weights[w.GetRole()] = w.GetWeight() // UPDATE_WEIGHTS outlives --weights
+	}
 	if m.alloc == nil {
 		m.alloc = allocator.New(allocator.Options{Weights: m.weights})
 	}
 	ln, err := net.Listen("tcp", net.JoinHostPort(cfg.IP, strconv.Itoa(cfg.Port)))
+	m.recovered = recovered
 	if err != nil {
 		return nil, fmt.Errorf("master: listen: %w", err)
 	}
@@ -185,6 +206,7 @@ func (m *Master) Run(ctx context.Context) error {
 		defer wg.Done()
 		m.loop(ctx)
 	}()
+	m.post(m.recoverFrameworks)
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- m.http.Serve(m.listener) }()
 
@@ -199,6 +221,9 @@ func (m *Master) Run(ctx context.Context) error {
 	m.grpc.Stop()
 	_ = m.http.Shutdown(shutdownCtx)
 	wg.Wait()
+	if cerr := m.registry.Close(); cerr != nil && err == nil {
+		err = cerr
+	}
 	return err
 }
 

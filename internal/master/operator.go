@@ -13,6 +13,7 @@ import (
 	"github.com/plateau/plateau/internal/api/codec"
 	mesos "github.com/plateau/plateau/internal/api/mesos/v1"
 	masterpb "github.com/plateau/plateau/internal/api/mesos/v1/master"
+	"github.com/plateau/plateau/internal/api/plateaupb"
 	"github.com/plateau/plateau/internal/httpapi"
 	"github.com/plateau/plateau/internal/queue"
 	"github.com/plateau/plateau/internal/version"
@@ -148,11 +149,20 @@ func (m *Master) operatorCall(r *http.Request, call *masterpb.Call) (*masterpb.R
 			}
 			update[w.GetRole()] = w.GetWeight()
 		}
+		var recordErr error
 		if err := m.do(r.Context(), func() {
+			// Durable first: an acknowledged change survives a crash.
+			if recordErr = m.record(&plateaupb.RegistryEntry{Entry: &plateaupb.RegistryEntry_UpdateWeights{
+				UpdateWeights: &plateaupb.WeightsUpdate{Weights: infos}}}); recordErr != nil {
+				return
+			}
 			maps.Copy(m.weights, update)
 			m.alloc.SetWeights(update)
 		}); err != nil {
 			return nil, err
+		}
+		if recordErr != nil {
+			return nil, httpapi.Errorf(http.StatusServiceUnavailable, "%v", recordErr)
 		}
 		return nil, nil
 	case masterpb.Call_GET_MASTER:

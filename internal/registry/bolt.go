@@ -1,0 +1,111 @@
+package registry
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+	"google.golang.org/protobuf/proto"
+
+	mesos "github.com/plateau/plateau/internal/api/mesos/v1"
+	"github.com/plateau/plateau/internal/api/plateaupb"
+)
+
+// Bolt is a Store in a bbolt file: one bucket per kind of record, one key
+// per record, so that an entry writes a few bytes however large the
+// registry grows. bbolt syncs each transaction to disk before Apply
+// returns.
+type Bolt struct{ db *bolt.DB }
+
+var (
+	bucketAgents     = []byte("agents")
+	bucketFrameworks = []byte("frameworks")
+	bucketWeights    = []byte("weights")
+)
+
+// OpenBolt opens (or creates) the registry file.
+func OpenBolt(path string) (*Bolt, error) {
+	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: 5 * time.Second})
+	if err != nil {
+		return nil, fmt.Errorf("registry: opening %s: %w", path, err)
+	}
+	err = db.Update(func(tx *bolt.Tx) error {
+		for _, b := range [][]byte{bucketAgents, bucketFrameworks, bucketWeights} {
+			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		db.Close()
+		return nil, fmt.Errorf("registry: %w", err)
+	}
+	return &Bolt{db: db}, nil
+}
+
+// Apply writes the records an entry changes, in one transaction.
+func (b *Bolt) Apply(_ context.Context, e *plateaupb.RegistryEntry) error {
+	return b.db.Update(func(tx *bolt.Tx) error {
+		put := func(bucket []byte, key string, m proto.Message) error {
+			v, err := proto.Marshal(m)
+			if err != nil {
+				return err
+			}
+			return tx.Bucket(bucket).Put([]byte(key), v)
+		}
+		switch x := e.GetEntry().(type) {
+		case *plateaupb.RegistryEntry_AdmitAgent:
+			return put(bucketAgents, x.AdmitAgent.GetId().GetValue(), x.AdmitAgent)
+		case *plateaupb.RegistryEntry_RemoveAgent:
+			return tx.Bucket(bucketAgents).Delete([]byte(x.RemoveAgent.GetValue()))
+		case *plateaupb.RegistryEntry_AddFramework:
+			return put(bucketFrameworks, x.AddFramework.GetId().GetValue(), x.AddFramework)
+		case *plateaupb.RegistryEntry_RemoveFramework:
+			return tx.Bucket(bucketFrameworks).Delete([]byte(x.RemoveFramework.GetValue()))
+		case *plateaupb.RegistryEntry_UpdateWeights:
+			for _, w := range x.UpdateWeights.GetWeights() {
+				if err := put(bucketWeights, w.GetRole(), w); err != nil {
+					return err
+				}
+			}
+		}
+		return nil
+	})
+}
+
+// Load reads every record.
+func (b *Bolt) Load() (*plateaupb.Registry, error) {
+	reg := &plateaupb.Registry{}
+	err := b.db.View(func(tx *bolt.Tx) error {
+		each := func(bucket []byte, fn func(v []byte) error) error {
+			return tx.Bucket(bucket).ForEach(func(_, v []byte) error { return fn(v) })
+		}
+		if err := each(bucketAgents, func(v []byte) error {
+			a := &mesos.AgentInfo{}
+			reg.Agents = append(reg.Agents, a)
+			return proto.Unmarshal(v, a)
+		}); err != nil {
+			return err
+		}
+		if err := each(bucketFrameworks, func(v []byte) error {
+			f := &mesos.FrameworkInfo{}
+			reg.Frameworks = append(reg.Frameworks, f)
+			return proto.Unmarshal(v, f)
+		}); err != nil {
+			return err
+		}
+		return each(bucketWeights, func(v []byte) error {
+			w := &mesos.WeightInfo{}
+			reg.Weights = append(reg.Weights, w)
+			return proto.Unmarshal(v, w)
+		})
+	})
+	if err != nil {
+		return nil, fmt.Errorf("registry: reading: %w", err)
+	}
+	return reg, nil
+}
+
+func (b *Bolt) Close() error { return b.db.Close() }

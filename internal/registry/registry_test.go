@@ -1,0 +1,90 @@
+package registry
+
+import (
+	"context"
+	"path/filepath"
+	"testing"
+
+	"google.golang.org/protobuf/proto"
+
+	mesos "github.com/plateau/plateau/internal/api/mesos/v1"
+	"github.com/plateau/plateau/internal/api/plateaupb"
+)
+
+func entries() []*plateaupb.RegistryEntry {
+	agent := func(id string) *plateaupb.RegistryEntry {
+		return &plateaupb.RegistryEntry{Entry: &plateaupb.RegistryEntry_AdmitAgent{AdmitAgent: &mesos.AgentInfo{
+			Id: &mesos.AgentID{Value: proto.String(id)}, Hostname: proto.String("h-" + id)}}}
+	}
+	fw := func(id string) *plateaupb.RegistryEntry {
+		return &plateaupb.RegistryEntry{Entry: &plateaupb.RegistryEntry_AddFramework{AddFramework: &mesos.FrameworkInfo{
+			Id: &mesos.FrameworkID{Value: proto.String(id)}, User: proto.String("u"), Name: proto.String(id)}}}
+	}
+	weights := func(role string, w float64) *plateaupb.RegistryEntry {
+		return &plateaupb.RegistryEntry{Entry: &plateaupb.RegistryEntry_UpdateWeights{UpdateWeights: &plateaupb.WeightsUpdate{
+			Weights: []*mesos.WeightInfo{{Role: proto.String(role), Weight: proto.Float64(w)}}}}}
+	}
+	return []*plateaupb.RegistryEntry{
+		agent("S1"), agent("S0"), agent("S2"), fw("F1"), fw("F0"),
+		{Entry: &plateaupb.RegistryEntry_RemoveAgent{RemoveAgent: &mesos.AgentID{Value: proto.String("S1")}}},
+		{Entry: &plateaupb.RegistryEntry_RemoveFramework{RemoveFramework: &mesos.FrameworkID{Value: proto.String("F0")}}},
+		weights("prod", 3), weights("dev", 1), weights("prod", 2),
+		{}, // an entry this version does not know is ignored
+	}
+}
+
+func TestApply(t *testing.T) {
+	var reg plateaupb.Registry
+	for _, e := range entries() {
+		Apply(&reg, e)
+	}
+	want := &plateaupb.Registry{
+		Agents: []*mesos.AgentInfo{
+			{Id: &mesos.AgentID{Value: proto.String("S0")}, Hostname: proto.String("h-S0")},
+			{Id: &mesos.AgentID{Value: proto.String("S2")}, Hostname: proto.String("h-S2")},
+		},
+		Frameworks: []*mesos.FrameworkInfo{{Id: &mesos.FrameworkID{Value: proto.String("F1")}, User: proto.String("u"), Name: proto.String("F1")}},
+		Weights: []*mesos.WeightInfo{
+			{Role: proto.String("dev"), Weight: proto.Float64(1)},
+			{Role: proto.String("prod"), Weight: proto.Float64(2)},
+		},
+	}
+	if !proto.Equal(&reg, want) {
+		t.Fatalf("registry %v\nwant %v", &reg, want)
+	}
+}
+
+// Every store gives back what Apply computes, and the bolt store keeps it
+// across reopening.
+func TestStores(t *testing.T) {
+	var want plateaupb.Registry
+	for _, e := range entries() {
+		Apply(&want, e)
+	}
+	path := filepath.Join(t.TempDir(), "registry.db")
+	b, err := OpenBolt(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, s := range map[string]Store{"memory": &Memory{}, "bolt": b} {
+		for _, e := range entries() {
+			if err := s.Apply(context.Background(), e); err != nil {
+				t.Fatal(err)
+			}
+		}
+		got, err := s.Load()
+		if err != nil || !proto.Equal(got, &want) {
+			t.Fatalf("%s: Load = %v, %v\nwant %v", name, got, err, &want)
+		}
+	}
+	b.Close()
+	reopened, err := OpenBolt(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer reopened.Close()
+	got, err := reopened.Load()
+	if err != nil || !proto.Equal(got, &want) {
+		t.Fatalf("after reopening: %v, %v", got, err)
+	}
+}

@@ -9,6 +9,7 @@ package agent
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net"
@@ -49,6 +50,9 @@ type Agent struct {
 	conn     *grpc.ClientConn
 
 	mailbox *actor.Mailbox
+	// stopRequested is closed when the master tells the agent to stop.
+	stopRequested chan struct{}
+	stopOnce      sync.Once
 
 	// Owned by the loop goroutine.
 	info                *mesos.AgentInfo // id set once registered
@@ -95,15 +99,16 @@ func New(cfg Config, opts ...Option) (*Agent, error) {
 		return nil, err
 	}
 	a := &Agent{
-		cfg:        cfg,
-		log:        slog.Default(),
-		fetcher:    &fetcher.Fetcher{},
-		files:      &files.Server{},
-		start:      time.Now(),
-		mailbox:    actor.New(1024),
-		total:      total,
-		frameworks: map[string]*framework{},
-		updates:    newUpdateManager(),
+		cfg:           cfg,
+		log:           slog.Default(),
+		fetcher:       &fetcher.Fetcher{},
+		files:         &files.Server{},
+		start:         time.Now(),
+		mailbox:       actor.New(1024),
+		stopRequested: make(chan struct{}),
+		total:         total,
+		frameworks:    map[string]*framework{},
+		updates:       newUpdateManager(),
 	}
 	for _, o := range opts {
 		o(a)
@@ -162,6 +167,8 @@ func (a *Agent) Run(ctx context.Context) error {
 	case <-ctx.Done():
 	case err = <-serveErr:
 		err = fmt.Errorf("agent: serve: %w", err)
+	case <-a.stopRequested:
+		err = errors.New("agent: the master marked this agent gone")
 	}
 	a.shutdownAll()
 	stopLink()

@@ -167,6 +167,12 @@ func (a *Agent) masterMessage(msg *plateaupb.MasterMessage) {
 		if fw := a.frameworks[m.UpdateFramework.GetFrameworkInfo().GetId().GetValue()]; fw != nil {
 			fw.info = m.UpdateFramework.GetFrameworkInfo()
 		}
+	case *plateaupb.MasterMessage_ShutdownAgent:
+		a.log.Error("the master told this agent to shut down", "reason", m.ShutdownAgent.GetMessage())
+		for id := range a.frameworks {
+			a.shutdownFramework(id)
+		}
+		a.stopOnce.Do(func() { close(a.stopRequested) })
 	case *plateaupb.MasterMessage_Registered:
 		// A duplicate answer; nothing to do.
 	default:

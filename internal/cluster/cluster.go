@@ -59,6 +59,9 @@ type Options struct {
 	// ExecutorCommand starts the command executor (default: the test
 	// binary in tests, this binary's "executor" subcommand otherwise).
 	ExecutorCommand []string
+	// Partitionable puts a proxy between each agent and the master, so
+	// that Partition and Heal can cut and restore the link.
+	Partitionable bool
 }
 
 // Cluster is a running cluster.
@@ -68,6 +71,7 @@ type Cluster struct {
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
 
+	proxies      []*proxy
 	mcfg         master.Config
 	log          *slog.Logger
 	stopMaster   context.CancelFunc
@@ -129,6 +133,15 @@ func New(opts Options) (*Cluster, error) {
 	for i := range opts.Agents {
 		acfg := agent.DefaultConfig()
 		acfg.Master = m.Addr()
+		if opts.Partitionable {
+			p, err := newProxy(m.Addr())
+			if err != nil {
+				c.Stop()
+				return nil, err
+			}
+			c.proxies = append(c.proxies, p)
+			acfg.Master = p.addr()
+		}
 		acfg.IP, acfg.Port = "127.0.0.1", 0
 		acfg.WorkDir = filepath.Join(opts.WorkDir, fmt.Sprintf("agent-%d", i))
 		acfg.Resources = opts.Resources
@@ -198,11 +211,20 @@ func (c *Cluster) RestartMaster() error {
 	return c.startMaster(context.Background())
 }
 
+// Partition cuts agent i off from the master (Partitionable clusters).
+func (c *Cluster) Partition(i int) { c.proxies[i].setCut(true) }
+
+// Heal restores agent i's link to the master.
+func (c *Cluster) Heal(i int) { c.proxies[i].setCut(false) }
+
 // Stop stops the agents (and their executors) and the master.
 func (c *Cluster) Stop() {
 	c.cancel()
 	c.stopMaster()
 	c.wg.Wait()
+	for _, p := range c.proxies {
+		p.close()
+	}
 }
 
 // MasterAddr is the master's host:port.

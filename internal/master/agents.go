@@ -87,12 +87,16 @@ func (m *Master) registerAgent(reg *plateaupb.RegisterAgent, link *agentLink) (s
 		return "", fmt.Errorf("invalid agent resources: %w", err)
 	}
 	now := time.Now()
+	afterRegistered := func() {}
 	reregistered := info.Id != nil
 	if !reregistered {
 		info.Id = &mesos.AgentID{Value: proto.String(fmt.Sprintf("%s-S%d", m.info.GetId(), m.nextAgent))}
 		m.nextAgent++
 	}
 	id := info.GetId().GetValue()
+	if _, gone := m.gone[id]; gone {
+		return "", fmt.Errorf("agent %s was marked gone and may not register again; start it with a fresh --work_dir", id)
+	}
 	if err := m.record(&plateaupb.RegistryEntry{Entry: &plateaupb.RegistryEntry_AdmitAgent{AdmitAgent: info}}); err != nil {
 		return "", err
 	}
@@ -102,6 +106,9 @@ func (m *Master) registerAgent(reg *plateaupb.RegisterAgent, link *agentLink) (s
 		// agent reports replaces what the master remembers.
 		if a.link != nil {
 			a.link.out.Close()
+		}
+		if a.unreachableTimer != nil {
+			a.unreachableTimer.Stop()
 		}
 		m.log.Info("agent re-registered", "agent", id, "endpoint", reg.GetEndpoint())
 		m.counts.agentReregistration++
@@ -123,6 +130,9 @@ func (m *Master) registerAgent(reg *plateaupb.RegisterAgent, link *agentLink) (s
 			executors: map[string]map[string]*mesos.ExecutorInfo{},
 		}
 		m.agents[id] = a
+		if _, was := m.unreachable[id]; was {
+			afterRegistered = m.reachableAgain(a, reg)
+		}
 		if reregistered {
 			// The master does not remember this agent (it restarted):
 			// take its frameworks, executors and tasks as they are.
@@ -135,6 +145,7 @@ func (m *Master) registerAgent(reg *plateaupb.RegisterAgent, link *agentLink) (s
 	}
 	link.out.Push(&plateaupb.MasterMessage{Message: &plateaupb.MasterMessage_Registered{Registered: &plateaupb.AgentRegistered{
 		AgentId: info.GetId(), Reregistered: proto.Bool(reregistered)}}})
+	afterRegistered()
 	m.dirtyAgents[id] = struct{}{}
 	return id, nil
 }
@@ -180,7 +191,7 @@ func (m *Master) adoptAgentState(a *agent, reg *plateaupb.RegisterAgent, tracked
 		}
 		fw := &framework{
 			id: id, info: proto.Clone(info).(*mesos.FrameworkInfo), registered: now,
-			offers: map[string]*offer{}, tasks: map[string]*mesos.Task{}, executors: map[string]map[string]*mesos.ExecutorInfo{},
+			offers: map[string]*offer{}, tasks: map[string]*mesos.Task{}, unreachableTasks: map[string]*mesos.Task{}, executors: map[string]map[string]*mesos.ExecutorInfo{},
 		}
 		m.setFrameworkInfo(fw, fw.info)
 		m.frameworks[id] = fw
@@ -215,6 +226,7 @@ func (m *Master) agentDisconnected(id string, link *agentLink) {
 		return // a newer link replaced this one
 	}
 	m.log.Info("agent disconnected", "agent", id)
+	m.watchDisconnected(a)
 	a.link = nil
 	a.active = false
 	m.alloc.DeactivateAgent(id)

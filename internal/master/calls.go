@@ -191,9 +191,19 @@ func (m *Master) reconcile(fw *framework, r *scheduler.Call_Reconcile) {
 			fw.send(updateEvent(reconciliationStatus(t)))
 			continue
 		}
+		if t := fw.unreachableTasks[rt.GetTaskId().GetValue()]; t != nil {
+			fw.send(updateEvent(reconciliationStatus(t)))
+			continue
+		}
 		state, msg := mesos.TaskState_TASK_UNKNOWN, "Reconciliation: Task is unknown"
-		if rt.AgentId != nil && m.agents[rt.GetAgentId().GetValue()] != nil {
+		agentID := rt.GetAgentId().GetValue()
+		switch _, unreachable := m.unreachable[agentID]; {
+		case rt.AgentId != nil && m.agents[agentID] != nil:
 			state, msg = mesos.TaskState_TASK_GONE, "Reconciliation: Task is unknown to the agent"
+		case rt.AgentId != nil && unreachable:
+			state, msg = mesos.TaskState_TASK_UNREACHABLE, "Reconciliation: Task is unreachable"
+		case rt.AgentId != nil && isGone(m.gone, agentID):
+			state, msg = mesos.TaskState_TASK_GONE_BY_OPERATOR, "Reconciliation: Task is gone"
 		}
 		if !fw.partitionAware {
 			state = mesos.TaskState_TASK_LOST
@@ -243,3 +253,8 @@ func updateEvent(s *mesos.TaskStatus) *scheduler.Event {
 func nowSeconds() float64 { return float64(time.Now().UnixNano()) / 1e9 }
 
 func invalid(format string, args ...any) error { return fmt.Errorf(format, args...) }
+
+func isGone(gone map[string]time.Time, id string) bool {
+	_, ok := gone[id]
+	return ok
+}

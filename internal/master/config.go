@@ -29,6 +29,11 @@ type Config struct {
 	AllocationInterval time.Duration
 	// HeartbeatInterval is how often subscribed schedulers get HEARTBEAT.
 	HeartbeatInterval time.Duration
+	// An agent whose link is down for AgentPingTimeout*MaxAgentPingTimeouts
+	// is marked unreachable (Mesos's --agent_ping_timeout and
+	// --max_agent_ping_timeouts).
+	AgentPingTimeout     time.Duration
+	MaxAgentPingTimeouts int
 	// Roles, when set, is the whitelist of roles frameworks may use.
 	Roles string
 	// Weights are roles' weights, "role=weight,role=weight" (--weights).
@@ -62,10 +67,12 @@ func parseWeights(s string) (map[string]float64, error) {
 // DefaultConfig returns Mesos's defaults.
 func DefaultConfig() Config {
 	return Config{
-		IP:                 "0.0.0.0",
-		Port:               5050,
-		AllocationInterval: time.Second,
-		HeartbeatInterval:  15 * time.Second,
+		IP:                   "0.0.0.0",
+		Port:                 5050,
+		AllocationInterval:   time.Second,
+		HeartbeatInterval:    15 * time.Second,
+		AgentPingTimeout:     15 * time.Second,
+		MaxAgentPingTimeouts: 5,
 	}
 }
 
@@ -80,6 +87,8 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 	fs.DurationVar(&c.OfferTimeout, "offer_timeout", c.OfferTimeout, "rescind offers not accepted or declined within this duration (0: never)")
 	fs.DurationVar(&c.AllocationInterval, "allocation_interval", c.AllocationInterval, "period of the batched allocation cycle; freed resources are also offered at once")
 	fs.DurationVar(&c.HeartbeatInterval, "heartbeat_interval", c.HeartbeatInterval, "interval between HEARTBEAT events to schedulers")
+	fs.DurationVar(&c.AgentPingTimeout, "agent_ping_timeout", c.AgentPingTimeout, "how long an agent may go unheard before a ping counts as missed")
+	fs.IntVar(&c.MaxAgentPingTimeouts, "max_agent_ping_timeouts", c.MaxAgentPingTimeouts, "missed pings after which an agent is marked unreachable")
 	fs.StringVar(&c.Roles, "roles", c.Roles, "comma-separated whitelist of roles frameworks may subscribe with (default: any)")
 	fs.StringVar(&c.Weights, "weights", c.Weights, "roles' weights for fair sharing, e.g. \"prod=3,dev=1\" (default: 1 each)")
 }
@@ -104,6 +113,9 @@ func (c *Config) Validate() error {
 	}
 	if _, err := parseWeights(c.Weights); err != nil {
 		errs = append(errs, err)
+	}
+	if c.AgentPingTimeout <= 0 || c.MaxAgentPingTimeouts <= 0 {
+		errs = append(errs, fmt.Errorf("--agent_ping_timeout and --max_agent_ping_timeouts must be positive"))
 	}
 	if c.HeartbeatInterval <= 0 {
 		errs = append(errs, fmt.Errorf("--heartbeat_interval must be positive"))

@@ -44,7 +44,7 @@ func (m *Master) EmulateLoad(ctx context.Context, agents, frameworks, tasks int)
 			info := &mesos.FrameworkInfo{User: proto.String("bench"), Name: proto.String(fmt.Sprintf("emulated-%d", i)),
 				Id: &mesos.FrameworkID{Value: proto.String(fmt.Sprintf("%s-e%04d", m.info.GetId(), i))}}
 			fw := &framework{id: info.GetId().GetValue(), registered: now, offers: map[string]*offer{},
-				tasks: map[string]*mesos.Task{}, executors: map[string]map[string]*mesos.ExecutorInfo{}}
+				tasks: map[string]*mesos.Task{}, unreachableTasks: map[string]*mesos.Task{}, executors: map[string]map[string]*mesos.ExecutorInfo{}}
 			m.setFrameworkInfo(fw, info)
 			m.frameworks[fw.id] = fw
 			m.alloc.AddFramework(fw.id, allocatorFramework(info), nil, false)

@@ -43,11 +43,12 @@ func (m *Master) subscribe(sub *scheduler.Call_Subscribe, streamID string) (*sub
 			m.nextFramework++
 		}
 		fw = &framework{
-			id:         info.GetId().GetValue(),
-			registered: now,
-			offers:     map[string]*offer{},
-			tasks:      map[string]*mesos.Task{},
-			executors:  map[string]map[string]*mesos.ExecutorInfo{},
+			id:               info.GetId().GetValue(),
+			registered:       now,
+			offers:           map[string]*offer{},
+			tasks:            map[string]*mesos.Task{},
+			unreachableTasks: map[string]*mesos.Task{},
+			executors:        map[string]map[string]*mesos.ExecutorInfo{},
 		}
 		m.frameworks[fw.id] = fw
 		m.setFrameworkInfo(fw, info)

@@ -19,6 +19,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"google.golang.org/grpc/keepalive"
+
 	"github.com/plateau/plateau/internal/registry"
 
 	masterpb "github.com/plateau/plateau/internal/api/mesos/v1/master"
@@ -55,6 +57,8 @@ type Master struct {
 	frameworks          map[string]*framework
 	completedFrameworks []*framework
 	agents              map[string]*agent
+	unreachable         map[string]time.Time // agent ID -> when it became unreachable
+	gone                map[string]time.Time // agents marked gone by the operator
 	offers              map[string]*offer
 	nextFramework       int
 	nextAgent           int
@@ -107,6 +111,8 @@ func New(cfg Config, opts ...Option) (*Master, error) {
 		mailbox:     actor.New(1024),
 		frameworks:  map[string]*framework{},
 		agents:      map[string]*agent{},
+		unreachable: map[string]time.Time{},
+		gone:        map[string]time.Time{},
 		offers:      map[string]*offer{},
 		dirtyAgents: map[string]struct{}{},
 		subscribers: map[int]*queue.Queue[*masterpb.Event]{},
@@ -140,7 +146,11 @@ func New(cfg Config, opts ...Option) (*Master, error) {
 	m.listener = ln
 	m.info = m.masterInfo(ln.Addr().(*net.TCPAddr).Port)
 	m.prom = newPromMetrics(m)
-	m.grpc = grpc.NewServer()
+	m.grpc = grpc.NewServer(
+		// Pings find agents that vanished without closing the connection.
+		grpc.KeepaliveParams(keepalive.ServerParameters{Time: cfg.AgentPingTimeout, Timeout: cfg.AgentPingTimeout}),
+		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: time.Second, PermitWithoutStream: true}),
+	)
 	plateaupb.RegisterAgentLinkServer(m.grpc, &agentLinkServer{m: m})
 	m.http = &http.Server{Handler: m.routes(), ReadHeaderTimeout: 10 * time.Second}
 	// Agents speak gRPC (HTTP/2 without TLS) on the same port as the HTTP

@@ -185,6 +185,30 @@ func (m *Master) operatorCall(r *http.Request, call *masterpb.Call) (*masterpb.R
 			return nil, badRequest("No framework found with specified ID")
 		}
 		return nil, nil
+	case masterpb.Call_MARK_AGENT_GONE:
+		id := call.GetMarkAgentGone().GetAgentId().GetValue()
+		if id == "" {
+			return nil, badRequest("Expecting 'mark_agent_gone.agent_id' to be present")
+		}
+		var found bool
+		if err := m.do(r.Context(), func() {
+			if a := m.agents[id]; a != nil {
+				found = true
+				a.send(&plateaupb.MasterMessage{Message: &plateaupb.MasterMessage_ShutdownAgent{ShutdownAgent: &plateaupb.ShutdownAgent{
+					Message: proto.String("marked gone by the operator")}}})
+				m.removeAgent(a, true)
+			} else if _, unreachable := m.unreachable[id]; unreachable {
+				found = true
+				delete(m.unreachable, id)
+				m.gone[id] = time.Now()
+			}
+		}); err != nil {
+			return nil, err
+		}
+		if !found {
+			return nil, httpapi.Errorf(http.StatusNotFound, "Agent %s not found", id)
+		}
+		return nil, nil
 	case masterpb.Call_UNKNOWN:
 		return nil, badRequest("Expecting 'type' to be present")
 	default:
@@ -309,6 +333,7 @@ func (s *stateSnapshot) getTasks() *masterpb.Response_GetTasks {
 	out := &masterpb.Response_GetTasks{}
 	for _, f := range s.frameworks {
 		out.Tasks = append(out.Tasks, f.tasks...)
+		out.UnreachableTasks = append(out.UnreachableTasks, f.unreachableTasks...)
 		out.CompletedTasks = append(out.CompletedTasks, f.completedTasks...)
 	}
 	for _, f := range s.completedFrameworks {

@@ -54,7 +54,7 @@ func (m *Master) recoverFrameworks() {
 			continue
 		}
 		fw := &framework{id: id, registered: now, offers: map[string]*offer{},
-			tasks: map[string]*mesos.Task{}, executors: map[string]map[string]*mesos.ExecutorInfo{}}
+			tasks: map[string]*mesos.Task{}, unreachableTasks: map[string]*mesos.Task{}, executors: map[string]map[string]*mesos.ExecutorInfo{}}
 		m.setFrameworkInfo(fw, proto.Clone(info).(*mesos.FrameworkInfo))
 		m.frameworks[id] = fw
 		m.alloc.AddFramework(id, allocatorFramework(fw.info), m.usedByFramework(id), false)

@@ -33,6 +33,7 @@ type stateSnapshot struct {
 	flags               map[string]string
 	weights             map[string]float64
 	usageFilled         bool
+	unreachableAgents   int
 	frameworks          []frameworkSnapshot
 	completedFrameworks []frameworkSnapshot
 	agents              []agentSnapshot
@@ -43,6 +44,7 @@ type frameworkSnapshot struct {
 	active, connected                      bool
 	registered, reregistered, unregistered time.Time
 	tasks, completedTasks                  []*mesos.Task
+	unreachableTasks                       []*mesos.Task
 	offers                                 []*mesos.Offer
 	executors                              []executorSnapshot
 }
@@ -62,7 +64,7 @@ type agentSnapshot struct {
 
 // snapshot copies the state's records. Runs on the loop.
 func (m *Master) snapshot() *stateSnapshot {
-	s := &stateSnapshot{info: m.info, start: m.start, flags: m.flagMap(), weights: maps.Clone(m.weights)}
+	s := &stateSnapshot{info: m.info, start: m.start, flags: m.flagMap(), weights: maps.Clone(m.weights), unreachableAgents: len(m.unreachable)}
 	for _, fw := range m.frameworks {
 		s.frameworks = append(s.frameworks, fw.snapshot())
 	}
@@ -83,6 +85,9 @@ func (fw *framework) snapshot() frameworkSnapshot {
 		f.tasks = append(f.tasks, t)
 	}
 	f.completedTasks = append(f.completedTasks, fw.completedTasks...)
+	for _, t := range fw.unreachableTasks {
+		f.unreachableTasks = append(f.unreachableTasks, t)
+	}
 	for _, o := range fw.offers {
 		f.offers = append(f.offers, o.offer)
 	}
@@ -314,7 +319,7 @@ func (s *stateSnapshot) head() map[string]any {
 		"leader_info":             masterInfoModel(s.info),
 		"activated_slaves":        activated,
 		"deactivated_slaves":      deactivated,
-		"unreachable_slaves":      0,
+		"unreachable_slaves":      s.unreachableAgents,
 		"flags":                   s.flags,
 		"recovered_slaves":        []any{},
 		"orphan_tasks":            []any{},
@@ -351,6 +356,10 @@ func (f frameworkSnapshot) model(withTasks bool) map[string]any {
 			completed = append(completed, model.Task(t))
 		}
 	}
+	unreachable := make([]any, 0, len(f.unreachableTasks))
+	for _, t := range f.unreachableTasks {
+		unreachable = append(unreachable, model.Task(t))
+	}
 	offers := make([]any, 0, len(f.offers))
 	for _, o := range f.offers {
 		offered = append(offered, o.GetResources()...)
@@ -378,7 +387,7 @@ func (f frameworkSnapshot) model(withTasks bool) map[string]any {
 		"active": f.active, "connected": f.connected, "recovered": false,
 		"registered_time": model.Seconds(f.registered), "unregistered_time": model.Seconds(f.unregistered),
 		"used_resources": model.Resources(used), "offered_resources": model.Resources(offered), "resources": model.Resources(append(used[:len(used):len(used)], offered...)),
-		"tasks": tasks, "completed_tasks": completed, "unreachable_tasks": []any{}, "offers": offers, "executors": executors,
+		"tasks": tasks, "completed_tasks": completed, "unreachable_tasks": unreachable, "offers": offers, "executors": executors,
 	}
 	if !f.reregistered.IsZero() {
 		out["reregistered_time"] = model.Seconds(f.reregistered)

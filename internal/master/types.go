@@ -44,6 +44,9 @@ type framework struct {
 	offers         map[string]*offer
 	tasks          map[string]*mesos.Task // by task ID; never mutated in place
 	completedTasks []*mesos.Task
+	// unreachableTasks were on agents that became unreachable (for
+	// PARTITION_AWARE frameworks).
+	unreachableTasks map[string]*mesos.Task
 	// executors maps agent ID to the executors the framework runs there.
 	executors map[string]map[string]*mesos.ExecutorInfo
 }
@@ -89,6 +92,9 @@ type agent struct {
 
 	registered   time.Time
 	reregistered time.Time
+	// unreachableTimer fires when the agent has been disconnected too long.
+	unreachableTimer *time.Timer
+	disconnects      int
 
 	offers map[string]*offer
 	// tasks maps framework ID to task ID to the task's current record.

@@ -159,6 +159,7 @@ type MasterMessage struct {
 	//	*MasterMessage_Acknowledgement
 	//	*MasterMessage_FrameworkToExecutor
 	//	*MasterMessage_UpdateFramework
+	//	*MasterMessage_ShutdownAgent
 	Message       isMasterMessage_Message `protobuf_oneof:"message"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -282,6 +283,15 @@ func (x *MasterMessage) GetUpdateFramework() *UpdateFramework {
 	return nil
 }
 
+func (x *MasterMessage) GetShutdownAgent() *ShutdownAgent {
+	if x != nil {
+		if x, ok := x.Message.(*MasterMessage_ShutdownAgent); ok {
+			return x.ShutdownAgent
+		}
+	}
+	return nil
+}
+
 type isMasterMessage_Message interface {
 	isMasterMessage_Message()
 }
@@ -322,6 +332,10 @@ type MasterMessage_UpdateFramework struct {
 	UpdateFramework *UpdateFramework `protobuf:"bytes,9,opt,name=update_framework,json=updateFramework,oneof"`
 }
 
+type MasterMessage_ShutdownAgent struct {
+	ShutdownAgent *ShutdownAgent `protobuf:"bytes,10,opt,name=shutdown_agent,json=shutdownAgent,oneof"`
+}
+
 func (*MasterMessage_Registered) isMasterMessage_Message() {}
 
 func (*MasterMessage_RunTask) isMasterMessage_Message() {}
@@ -339,6 +353,54 @@ func (*MasterMessage_Acknowledgement) isMasterMessage_Message() {}
 func (*MasterMessage_FrameworkToExecutor) isMasterMessage_Message() {}
 
 func (*MasterMessage_UpdateFramework) isMasterMessage_Message() {}
+
+func (*MasterMessage_ShutdownAgent) isMasterMessage_Message() {}
+
+// ShutdownAgent tells an agent to kill its tasks and stop: it was marked
+// gone (MARK_AGENT_GONE) and may not come back.
+type ShutdownAgent struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Message       *string                `protobuf:"bytes,1,opt,name=message" json:"message,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ShutdownAgent) Reset() {
+	*x = ShutdownAgent{}
+	mi := &file_plateau_v1_agent_link_proto_msgTypes[2]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ShutdownAgent) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ShutdownAgent) ProtoMessage() {}
+
+func (x *ShutdownAgent) ProtoReflect() protoreflect.Message {
+	mi := &file_plateau_v1_agent_link_proto_msgTypes[2]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ShutdownAgent.ProtoReflect.Descriptor instead.
+func (*ShutdownAgent) Descriptor() ([]byte, []int) {
+	return file_plateau_v1_agent_link_proto_rawDescGZIP(), []int{2}
+}
+
+func (x *ShutdownAgent) GetMessage() string {
+	if x != nil && x.Message != nil {
+		return *x.Message
+	}
+	return ""
+}
 
 // RegisterAgent registers a new agent (agent_info.id unset) or re-registers
 // a known one (agent_info.id set), in which case it also reports what it runs.
@@ -360,7 +422,7 @@ type RegisterAgent struct {
 
 func (x *RegisterAgent) Reset() {
 	*x = RegisterAgent{}
-	mi := &file_plateau_v1_agent_link_proto_msgTypes[2]
+	mi := &file_plateau_v1_agent_link_proto_msgTypes[3]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -372,7 +434,7 @@ func (x *RegisterAgent) String() string {
 func (*RegisterAgent) ProtoMessage() {}
 
 func (x *RegisterAgent) ProtoReflect() protoreflect.Message {
-	mi := &file_plateau_v1_agent_link_proto_msgTypes[2]
+	mi := &file_plateau_v1_agent_link_proto_msgTypes[3]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -385,7 +447,7 @@ func (x *RegisterAgent) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RegisterAgent.ProtoReflect.Descriptor instead.
 func (*RegisterAgent) Descriptor() ([]byte, []int) {
-	return file_plateau_v1_agent_link_proto_rawDescGZIP(), []int{2}
+	return file_plateau_v1_agent_link_proto_rawDescGZIP(), []int{3}
 }
 
 func (x *RegisterAgent) GetAgentInfo() *v1.AgentInfo {
@@ -448,7 +510,7 @@ type AgentRegistered struct {
 
 func (x *AgentRegistered) Reset() {
 	*x = AgentRegistered{}
-	mi := &file_plateau_v1_agent_link_proto_msgTypes[3]
+	mi := &file_plateau_v1_agent_link_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -460,7 +522,7 @@ func (x *AgentRegistered) String() string {
 func (*AgentRegistered) ProtoMessage() {}
 
 func (x *AgentRegistered) ProtoReflect() protoreflect.Message {
-	mi := &file_plateau_v1_agent_link_proto_msgTypes[3]
+	mi := &file_plateau_v1_agent_link_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -473,7 +535,7 @@ func (x *AgentRegistered) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AgentRegistered.ProtoReflect.Descriptor instead.
 func (*AgentRegistered) Descriptor() ([]byte, []int) {
-	return file_plateau_v1_agent_link_proto_rawDescGZIP(), []int{3}
+	return file_plateau_v1_agent_link_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *AgentRegistered) GetAgentId() *v1.AgentID {
@@ -503,7 +565,7 @@ type RunTask struct {
 
 func (x *RunTask) Reset() {
 	*x = RunTask{}
-	mi := &file_plateau_v1_agent_link_proto_msgTypes[4]
+	mi := &file_plateau_v1_agent_link_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -515,7 +577,7 @@ func (x *RunTask) String() string {
 func (*RunTask) ProtoMessage() {}
 
 func (x *RunTask) ProtoReflect() protoreflect.Message {
-	mi := &file_plateau_v1_agent_link_proto_msgTypes[4]
+	mi := &file_plateau_v1_agent_link_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -528,7 +590,7 @@ func (x *RunTask) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RunTask.ProtoReflect.Descriptor instead.
 func (*RunTask) Descriptor() ([]byte, []int) {
-	return file_plateau_v1_agent_link_proto_rawDescGZIP(), []int{4}
+	return file_plateau_v1_agent_link_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *RunTask) GetFramework() *v1.FrameworkInfo {
@@ -557,7 +619,7 @@ type RunTaskGroup struct {
 
 func (x *RunTaskGroup) Reset() {
 	*x = RunTaskGroup{}
-	mi := &file_plateau_v1_agent_link_proto_msgTypes[5]
+	mi := &file_plateau_v1_agent_link_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -569,7 +631,7 @@ func (x *RunTaskGroup) String() string {
 func (*RunTaskGroup) ProtoMessage() {}
 
 func (x *RunTaskGroup) ProtoReflect() protoreflect.Message {
-	mi := &file_plateau_v1_agent_link_proto_msgTypes[5]
+	mi := &file_plateau_v1_agent_link_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -582,7 +644,7 @@ func (x *RunTaskGroup) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RunTaskGroup.ProtoReflect.Descriptor instead.
 func (*RunTaskGroup) Descriptor() ([]byte, []int) {
-	return file_plateau_v1_agent_link_proto_rawDescGZIP(), []int{5}
+	return file_plateau_v1_agent_link_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *RunTaskGroup) GetFramework() *v1.FrameworkInfo {
@@ -617,7 +679,7 @@ type KillTask struct {
 
 func (x *KillTask) Reset() {
 	*x = KillTask{}
-	mi := &file_plateau_v1_agent_link_proto_msgTypes[6]
+	mi := &file_plateau_v1_agent_link_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -629,7 +691,7 @@ func (x *KillTask) String() string {
 func (*KillTask) ProtoMessage() {}
 
 func (x *KillTask) ProtoReflect() protoreflect.Message {
-	mi := &file_plateau_v1_agent_link_proto_msgTypes[6]
+	mi := &file_plateau_v1_agent_link_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -642,7 +704,7 @@ func (x *KillTask) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use KillTask.ProtoReflect.Descriptor instead.
 func (*KillTask) Descriptor() ([]byte, []int) {
-	return file_plateau_v1_agent_link_proto_rawDescGZIP(), []int{6}
+	return file_plateau_v1_agent_link_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *KillTask) GetFrameworkId() *v1.FrameworkID {
@@ -677,7 +739,7 @@ type ShutdownFramework struct {
 
 func (x *ShutdownFramework) Reset() {
 	*x = ShutdownFramework{}
-	mi := &file_plateau_v1_agent_link_proto_msgTypes[7]
+	mi := &file_plateau_v1_agent_link_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -689,7 +751,7 @@ func (x *ShutdownFramework) String() string {
 func (*ShutdownFramework) ProtoMessage() {}
 
 func (x *ShutdownFramework) ProtoReflect() protoreflect.Message {
-	mi := &file_plateau_v1_agent_link_proto_msgTypes[7]
+	mi := &file_plateau_v1_agent_link_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -702,7 +764,7 @@ func (x *ShutdownFramework) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ShutdownFramework.ProtoReflect.Descriptor instead.
 func (*ShutdownFramework) Descriptor() ([]byte, []int) {
-	return file_plateau_v1_agent_link_proto_rawDescGZIP(), []int{7}
+	return file_plateau_v1_agent_link_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *ShutdownFramework) GetFrameworkId() *v1.FrameworkID {
@@ -722,7 +784,7 @@ type ShutdownExecutor struct {
 
 func (x *ShutdownExecutor) Reset() {
 	*x = ShutdownExecutor{}
-	mi := &file_plateau_v1_agent_link_proto_msgTypes[8]
+	mi := &file_plateau_v1_agent_link_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -734,7 +796,7 @@ func (x *ShutdownExecutor) String() string {
 func (*ShutdownExecutor) ProtoMessage() {}
 
 func (x *ShutdownExecutor) ProtoReflect() protoreflect.Message {
-	mi := &file_plateau_v1_agent_link_proto_msgTypes[8]
+	mi := &file_plateau_v1_agent_link_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -747,7 +809,7 @@ func (x *ShutdownExecutor) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ShutdownExecutor.ProtoReflect.Descriptor instead.
 func (*ShutdownExecutor) Descriptor() ([]byte, []int) {
-	return file_plateau_v1_agent_link_proto_rawDescGZIP(), []int{8}
+	return file_plateau_v1_agent_link_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *ShutdownExecutor) GetFrameworkId() *v1.FrameworkID {
@@ -781,7 +843,7 @@ type StatusUpdate struct {
 
 func (x *StatusUpdate) Reset() {
 	*x = StatusUpdate{}
-	mi := &file_plateau_v1_agent_link_proto_msgTypes[9]
+	mi := &file_plateau_v1_agent_link_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -793,7 +855,7 @@ func (x *StatusUpdate) String() string {
 func (*StatusUpdate) ProtoMessage() {}
 
 func (x *StatusUpdate) ProtoReflect() protoreflect.Message {
-	mi := &file_plateau_v1_agent_link_proto_msgTypes[9]
+	mi := &file_plateau_v1_agent_link_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -806,7 +868,7 @@ func (x *StatusUpdate) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StatusUpdate.ProtoReflect.Descriptor instead.
 func (*StatusUpdate) Descriptor() ([]byte, []int) {
-	return file_plateau_v1_agent_link_proto_rawDescGZIP(), []int{9}
+	return file_plateau_v1_agent_link_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *StatusUpdate) GetFrameworkId() *v1.FrameworkID {
@@ -849,7 +911,7 @@ type StatusUpdateAcknowledgement struct {
 
 func (x *StatusUpdateAcknowledgement) Reset() {
 	*x = StatusUpdateAcknowledgement{}
-	mi := &file_plateau_v1_agent_link_proto_msgTypes[10]
+	mi := &file_plateau_v1_agent_link_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -861,7 +923,7 @@ func (x *StatusUpdateAcknowledgement) String() string {
 func (*StatusUpdateAcknowledgement) ProtoMessage() {}
 
 func (x *StatusUpdateAcknowledgement) ProtoReflect() protoreflect.Message {
-	mi := &file_plateau_v1_agent_link_proto_msgTypes[10]
+	mi := &file_plateau_v1_agent_link_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -874,7 +936,7 @@ func (x *StatusUpdateAcknowledgement) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StatusUpdateAcknowledgement.ProtoReflect.Descriptor instead.
 func (*StatusUpdateAcknowledgement) Descriptor() ([]byte, []int) {
-	return file_plateau_v1_agent_link_proto_rawDescGZIP(), []int{10}
+	return file_plateau_v1_agent_link_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *StatusUpdateAcknowledgement) GetFrameworkId() *v1.FrameworkID {
@@ -911,7 +973,7 @@ type ExecutorExited struct {
 
 func (x *ExecutorExited) Reset() {
 	*x = ExecutorExited{}
-	mi := &file_plateau_v1_agent_link_proto_msgTypes[11]
+	mi := &file_plateau_v1_agent_link_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -923,7 +985,7 @@ func (x *ExecutorExited) String() string {
 func (*ExecutorExited) ProtoMessage() {}
 
 func (x *ExecutorExited) ProtoReflect() protoreflect.Message {
-	mi := &file_plateau_v1_agent_link_proto_msgTypes[11]
+	mi := &file_plateau_v1_agent_link_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -936,7 +998,7 @@ func (x *ExecutorExited) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ExecutorExited.ProtoReflect.Descriptor instead.
 func (*ExecutorExited) Descriptor() ([]byte, []int) {
-	return file_plateau_v1_agent_link_proto_rawDescGZIP(), []int{11}
+	return file_plateau_v1_agent_link_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *ExecutorExited) GetFrameworkId() *v1.FrameworkID {
@@ -971,7 +1033,7 @@ type ExecutorToFramework struct {
 
 func (x *ExecutorToFramework) Reset() {
 	*x = ExecutorToFramework{}
-	mi := &file_plateau_v1_agent_link_proto_msgTypes[12]
+	mi := &file_plateau_v1_agent_link_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -983,7 +1045,7 @@ func (x *ExecutorToFramework) String() string {
 func (*ExecutorToFramework) ProtoMessage() {}
 
 func (x *ExecutorToFramework) ProtoReflect() protoreflect.Message {
-	mi := &file_plateau_v1_agent_link_proto_msgTypes[12]
+	mi := &file_plateau_v1_agent_link_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -996,7 +1058,7 @@ func (x *ExecutorToFramework) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ExecutorToFramework.ProtoReflect.Descriptor instead.
 func (*ExecutorToFramework) Descriptor() ([]byte, []int) {
-	return file_plateau_v1_agent_link_proto_rawDescGZIP(), []int{12}
+	return file_plateau_v1_agent_link_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *ExecutorToFramework) GetFrameworkId() *v1.FrameworkID {
@@ -1031,7 +1093,7 @@ type FrameworkToExecutor struct {
 
 func (x *FrameworkToExecutor) Reset() {
 	*x = FrameworkToExecutor{}
-	mi := &file_plateau_v1_agent_link_proto_msgTypes[13]
+	mi := &file_plateau_v1_agent_link_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1043,7 +1105,7 @@ func (x *FrameworkToExecutor) String() string {
 func (*FrameworkToExecutor) ProtoMessage() {}
 
 func (x *FrameworkToExecutor) ProtoReflect() protoreflect.Message {
-	mi := &file_plateau_v1_agent_link_proto_msgTypes[13]
+	mi := &file_plateau_v1_agent_link_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1056,7 +1118,7 @@ func (x *FrameworkToExecutor) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FrameworkToExecutor.ProtoReflect.Descriptor instead.
 func (*FrameworkToExecutor) Descriptor() ([]byte, []int) {
-	return file_plateau_v1_agent_link_proto_rawDescGZIP(), []int{13}
+	return file_plateau_v1_agent_link_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *FrameworkToExecutor) GetFrameworkId() *v1.FrameworkID {
@@ -1091,7 +1153,7 @@ type UpdateFramework struct {
 
 func (x *UpdateFramework) Reset() {
 	*x = UpdateFramework{}
-	mi := &file_plateau_v1_agent_link_proto_msgTypes[14]
+	mi := &file_plateau_v1_agent_link_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1103,7 +1165,7 @@ func (x *UpdateFramework) String() string {
 func (*UpdateFramework) ProtoMessage() {}
 
 func (x *UpdateFramework) ProtoReflect() protoreflect.Message {
-	mi := &file_plateau_v1_agent_link_proto_msgTypes[14]
+	mi := &file_plateau_v1_agent_link_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1116,7 +1178,7 @@ func (x *UpdateFramework) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateFramework.ProtoReflect.Descriptor instead.
 func (*UpdateFramework) Descriptor() ([]byte, []int) {
-	return file_plateau_v1_agent_link_proto_rawDescGZIP(), []int{14}
+	return file_plateau_v1_agent_link_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *UpdateFramework) GetFrameworkInfo() *v1.FrameworkInfo {
@@ -1137,7 +1199,7 @@ const file_plateau_v1_agent_link_proto_rawDesc = "" +
 	"\rstatus_update\x18\x02 \x01(\v2\x18.plateau.v1.StatusUpdateH\x00R\fstatusUpdate\x12E\n" +
 	"\x0fexecutor_exited\x18\x03 \x01(\v2\x1a.plateau.v1.ExecutorExitedH\x00R\x0eexecutorExited\x12U\n" +
 	"\x15executor_to_framework\x18\x04 \x01(\v2\x1f.plateau.v1.ExecutorToFrameworkH\x00R\x13executorToFrameworkB\t\n" +
-	"\amessage\"\x95\x05\n" +
+	"\amessage\"\xd9\x05\n" +
 	"\rMasterMessage\x12=\n" +
 	"\n" +
 	"registered\x18\x01 \x01(\v2\x1b.plateau.v1.AgentRegisteredH\x00R\n" +
@@ -1149,8 +1211,12 @@ const file_plateau_v1_agent_link_proto_rawDesc = "" +
 	"\x11shutdown_executor\x18\x06 \x01(\v2\x1c.plateau.v1.ShutdownExecutorH\x00R\x10shutdownExecutor\x12S\n" +
 	"\x0facknowledgement\x18\a \x01(\v2'.plateau.v1.StatusUpdateAcknowledgementH\x00R\x0facknowledgement\x12U\n" +
 	"\x15framework_to_executor\x18\b \x01(\v2\x1f.plateau.v1.FrameworkToExecutorH\x00R\x13frameworkToExecutor\x12H\n" +
-	"\x10update_framework\x18\t \x01(\v2\x1b.plateau.v1.UpdateFrameworkH\x00R\x0fupdateFrameworkB\t\n" +
-	"\amessage\"\xd2\x02\n" +
+	"\x10update_framework\x18\t \x01(\v2\x1b.plateau.v1.UpdateFrameworkH\x00R\x0fupdateFramework\x12B\n" +
+	"\x0eshutdown_agent\x18\n" +
+	" \x01(\v2\x19.plateau.v1.ShutdownAgentH\x00R\rshutdownAgentB\t\n" +
+	"\amessage\")\n" +
+	"\rShutdownAgent\x12\x18\n" +
+	"\amessage\x18\x01 \x01(\tR\amessage\"\xd2\x02\n" +
 	"\rRegisterAgent\x122\n" +
 	"\n" +
 	"agent_info\x18\x01 \x02(\v2\x13.mesos.v1.AgentInfoR\tagentInfo\x12\x18\n" +
@@ -1226,89 +1292,91 @@ func file_plateau_v1_agent_link_proto_rawDescGZIP() []byte {
 	return file_plateau_v1_agent_link_proto_rawDescData
 }
 
-var file_plateau_v1_agent_link_proto_msgTypes = make([]protoimpl.MessageInfo, 15)
+var file_plateau_v1_agent_link_proto_msgTypes = make([]protoimpl.MessageInfo, 16)
 var file_plateau_v1_agent_link_proto_goTypes = []any{
 	(*AgentMessage)(nil),                // 0: plateau.v1.AgentMessage
 	(*MasterMessage)(nil),               // 1: plateau.v1.MasterMessage
-	(*RegisterAgent)(nil),               // 2: plateau.v1.RegisterAgent
-	(*AgentRegistered)(nil),             // 3: plateau.v1.AgentRegistered
-	(*RunTask)(nil),                     // 4: plateau.v1.RunTask
-	(*RunTaskGroup)(nil),                // 5: plateau.v1.RunTaskGroup
-	(*KillTask)(nil),                    // 6: plateau.v1.KillTask
-	(*ShutdownFramework)(nil),           // 7: plateau.v1.ShutdownFramework
-	(*ShutdownExecutor)(nil),            // 8: plateau.v1.ShutdownExecutor
-	(*StatusUpdate)(nil),                // 9: plateau.v1.StatusUpdate
-	(*StatusUpdateAcknowledgement)(nil), // 10: plateau.v1.StatusUpdateAcknowledgement
-	(*ExecutorExited)(nil),              // 11: plateau.v1.ExecutorExited
-	(*ExecutorToFramework)(nil),         // 12: plateau.v1.ExecutorToFramework
-	(*FrameworkToExecutor)(nil),         // 13: plateau.v1.FrameworkToExecutor
-	(*UpdateFramework)(nil),             // 14: plateau.v1.UpdateFramework
-	(*v1.AgentInfo)(nil),                // 15: mesos.v1.AgentInfo
-	(*v1.AgentInfo_Capability)(nil),     // 16: mesos.v1.AgentInfo.Capability
-	(*v1.FrameworkInfo)(nil),            // 17: mesos.v1.FrameworkInfo
-	(*v1.ExecutorInfo)(nil),             // 18: mesos.v1.ExecutorInfo
-	(*v1.Task)(nil),                     // 19: mesos.v1.Task
-	(*v1.AgentID)(nil),                  // 20: mesos.v1.AgentID
-	(*v1.TaskInfo)(nil),                 // 21: mesos.v1.TaskInfo
-	(*v1.TaskGroupInfo)(nil),            // 22: mesos.v1.TaskGroupInfo
-	(*v1.FrameworkID)(nil),              // 23: mesos.v1.FrameworkID
-	(*v1.TaskID)(nil),                   // 24: mesos.v1.TaskID
-	(*v1.KillPolicy)(nil),               // 25: mesos.v1.KillPolicy
-	(*v1.ExecutorID)(nil),               // 26: mesos.v1.ExecutorID
-	(*v1.TaskStatus)(nil),               // 27: mesos.v1.TaskStatus
-	(v1.TaskState)(0),                   // 28: mesos.v1.TaskState
+	(*ShutdownAgent)(nil),               // 2: plateau.v1.ShutdownAgent
+	(*RegisterAgent)(nil),               // 3: plateau.v1.RegisterAgent
+	(*AgentRegistered)(nil),             // 4: plateau.v1.AgentRegistered
+	(*RunTask)(nil),                     // 5: plateau.v1.RunTask
+	(*RunTaskGroup)(nil),                // 6: plateau.v1.RunTaskGroup
+	(*KillTask)(nil),                    // 7: plateau.v1.KillTask
+	(*ShutdownFramework)(nil),           // 8: plateau.v1.ShutdownFramework
+	(*ShutdownExecutor)(nil),            // 9: plateau.v1.ShutdownExecutor
+	(*StatusUpdate)(nil),                // 10: plateau.v1.StatusUpdate
+	(*StatusUpdateAcknowledgement)(nil), // 11: plateau.v1.StatusUpdateAcknowledgement
+	(*ExecutorExited)(nil),              // 12: plateau.v1.ExecutorExited
+	(*ExecutorToFramework)(nil),         // 13: plateau.v1.ExecutorToFramework
+	(*FrameworkToExecutor)(nil),         // 14: plateau.v1.FrameworkToExecutor
+	(*UpdateFramework)(nil),             // 15: plateau.v1.UpdateFramework
+	(*v1.AgentInfo)(nil),                // 16: mesos.v1.AgentInfo
+	(*v1.AgentInfo_Capability)(nil),     // 17: mesos.v1.AgentInfo.Capability
+	(*v1.FrameworkInfo)(nil),            // 18: mesos.v1.FrameworkInfo
+	(*v1.ExecutorInfo)(nil),             // 19: mesos.v1.ExecutorInfo
+	(*v1.Task)(nil),                     // 20: mesos.v1.Task
+	(*v1.AgentID)(nil),                  // 21: mesos.v1.AgentID
+	(*v1.TaskInfo)(nil),                 // 22: mesos.v1.TaskInfo
+	(*v1.TaskGroupInfo)(nil),            // 23: mesos.v1.TaskGroupInfo
+	(*v1.FrameworkID)(nil),              // 24: mesos.v1.FrameworkID
+	(*v1.TaskID)(nil),                   // 25: mesos.v1.TaskID
+	(*v1.KillPolicy)(nil),               // 26: mesos.v1.KillPolicy
+	(*v1.ExecutorID)(nil),               // 27: mesos.v1.ExecutorID
+	(*v1.TaskStatus)(nil),               // 28: mesos.v1.TaskStatus
+	(v1.TaskState)(0),                   // 29: mesos.v1.TaskState
 }
 var file_plateau_v1_agent_link_proto_depIdxs = []int32{
-	2,  // 0: plateau.v1.AgentMessage.register:type_name -> plateau.v1.RegisterAgent
-	9,  // 1: plateau.v1.AgentMessage.status_update:type_name -> plateau.v1.StatusUpdate
-	11, // 2: plateau.v1.AgentMessage.executor_exited:type_name -> plateau.v1.ExecutorExited
-	12, // 3: plateau.v1.AgentMessage.executor_to_framework:type_name -> plateau.v1.ExecutorToFramework
-	3,  // 4: plateau.v1.MasterMessage.registered:type_name -> plateau.v1.AgentRegistered
-	4,  // 5: plateau.v1.MasterMessage.run_task:type_name -> plateau.v1.RunTask
-	5,  // 6: plateau.v1.MasterMessage.run_task_group:type_name -> plateau.v1.RunTaskGroup
-	6,  // 7: plateau.v1.MasterMessage.kill_task:type_name -> plateau.v1.KillTask
-	7,  // 8: plateau.v1.MasterMessage.shutdown_framework:type_name -> plateau.v1.ShutdownFramework
-	8,  // 9: plateau.v1.MasterMessage.shutdown_executor:type_name -> plateau.v1.ShutdownExecutor
-	10, // 10: plateau.v1.MasterMessage.acknowledgement:type_name -> plateau.v1.StatusUpdateAcknowledgement
-	13, // 11: plateau.v1.MasterMessage.framework_to_executor:type_name -> plateau.v1.FrameworkToExecutor
-	14, // 12: plateau.v1.MasterMessage.update_framework:type_name -> plateau.v1.UpdateFramework
-	15, // 13: plateau.v1.RegisterAgent.agent_info:type_name -> mesos.v1.AgentInfo
-	16, // 14: plateau.v1.RegisterAgent.capabilities:type_name -> mesos.v1.AgentInfo.Capability
-	17, // 15: plateau.v1.RegisterAgent.frameworks:type_name -> mesos.v1.FrameworkInfo
-	18, // 16: plateau.v1.RegisterAgent.executors:type_name -> mesos.v1.ExecutorInfo
-	19, // 17: plateau.v1.RegisterAgent.tasks:type_name -> mesos.v1.Task
-	20, // 18: plateau.v1.AgentRegistered.agent_id:type_name -> mesos.v1.AgentID
-	17, // 19: plateau.v1.RunTask.framework:type_name -> mesos.v1.FrameworkInfo
-	21, // 20: plateau.v1.RunTask.task:type_name -> mesos.v1.TaskInfo
-	17, // 21: plateau.v1.RunTaskGroup.framework:type_name -> mesos.v1.FrameworkInfo
-	18, // 22: plateau.v1.RunTaskGroup.executor:type_name -> mesos.v1.ExecutorInfo
-	22, // 23: plateau.v1.RunTaskGroup.task_group:type_name -> mesos.v1.TaskGroupInfo
-	23, // 24: plateau.v1.KillTask.framework_id:type_name -> mesos.v1.FrameworkID
-	24, // 25: plateau.v1.KillTask.task_id:type_name -> mesos.v1.TaskID
-	25, // 26: plateau.v1.KillTask.kill_policy:type_name -> mesos.v1.KillPolicy
-	23, // 27: plateau.v1.ShutdownFramework.framework_id:type_name -> mesos.v1.FrameworkID
-	23, // 28: plateau.v1.ShutdownExecutor.framework_id:type_name -> mesos.v1.FrameworkID
-	26, // 29: plateau.v1.ShutdownExecutor.executor_id:type_name -> mesos.v1.ExecutorID
-	23, // 30: plateau.v1.StatusUpdate.framework_id:type_name -> mesos.v1.FrameworkID
-	27, // 31: plateau.v1.StatusUpdate.status:type_name -> mesos.v1.TaskStatus
-	26, // 32: plateau.v1.StatusUpdate.executor_id:type_name -> mesos.v1.ExecutorID
-	28, // 33: plateau.v1.StatusUpdate.latest_state:type_name -> mesos.v1.TaskState
-	23, // 34: plateau.v1.StatusUpdateAcknowledgement.framework_id:type_name -> mesos.v1.FrameworkID
-	24, // 35: plateau.v1.StatusUpdateAcknowledgement.task_id:type_name -> mesos.v1.TaskID
-	23, // 36: plateau.v1.ExecutorExited.framework_id:type_name -> mesos.v1.FrameworkID
-	26, // 37: plateau.v1.ExecutorExited.executor_id:type_name -> mesos.v1.ExecutorID
-	23, // 38: plateau.v1.ExecutorToFramework.framework_id:type_name -> mesos.v1.FrameworkID
-	26, // 39: plateau.v1.ExecutorToFramework.executor_id:type_name -> mesos.v1.ExecutorID
-	23, // 40: plateau.v1.FrameworkToExecutor.framework_id:type_name -> mesos.v1.FrameworkID
-	26, // 41: plateau.v1.FrameworkToExecutor.executor_id:type_name -> mesos.v1.ExecutorID
-	17, // 42: plateau.v1.UpdateFramework.framework_info:type_name -> mesos.v1.FrameworkInfo
-	0,  // 43: plateau.v1.AgentLink.Connect:input_type -> plateau.v1.AgentMessage
-	1,  // 44: plateau.v1.AgentLink.Connect:output_type -> plateau.v1.MasterMessage
-	44, // [44:45] is the sub-list for method output_type
-	43, // [43:44] is the sub-list for method input_type
-	43, // [43:43] is the sub-list for extension type_name
-	43, // [43:43] is the sub-list for extension extendee
-	0,  // [0:43] is the sub-list for field type_name
+	3,  // 0: plateau.v1.AgentMessage.register:type_name -> plateau.v1.RegisterAgent
+	10, // 1: plateau.v1.AgentMessage.status_update:type_name -> plateau.v1.StatusUpdate
+	12, // 2: plateau.v1.AgentMessage.executor_exited:type_name -> plateau.v1.ExecutorExited
+	13, // 3: plateau.v1.AgentMessage.executor_to_framework:type_name -> plateau.v1.ExecutorToFramework
+	4,  // 4: plateau.v1.MasterMessage.registered:type_name -> plateau.v1.AgentRegistered
+	5,  // 5: plateau.v1.MasterMessage.run_task:type_name -> plateau.v1.RunTask
+	6,  // 6: plateau.v1.MasterMessage.run_task_group:type_name -> plateau.v1.RunTaskGroup
+	7,  // 7: plateau.v1.MasterMessage.kill_task:type_name -> plateau.v1.KillTask
+	8,  // 8: plateau.v1.MasterMessage.shutdown_framework:type_name -> plateau.v1.ShutdownFramework
+	9,  // 9: plateau.v1.MasterMessage.shutdown_executor:type_name -> plateau.v1.ShutdownExecutor
+	11, // 10: plateau.v1.MasterMessage.acknowledgement:type_name -> plateau.v1.StatusUpdateAcknowledgement
+	14, // 11: plateau.v1.MasterMessage.framework_to_executor:type_name -> plateau.v1.FrameworkToExecutor
+	15, // 12: plateau.v1.MasterMessage.update_framework:type_name -> plateau.v1.UpdateFramework
+	2,  // 13: plateau.v1.MasterMessage.shutdown_agent:type_name -> plateau.v1.ShutdownAgent
+	16, // 14: plateau.v1.RegisterAgent.agent_info:type_name -> mesos.v1.AgentInfo
+	17, // 15: plateau.v1.RegisterAgent.capabilities:type_name -> mesos.v1.AgentInfo.Capability
+	18, // 16: plateau.v1.RegisterAgent.frameworks:type_name -> mesos.v1.FrameworkInfo
+	19, // 17: plateau.v1.RegisterAgent.executors:type_name -> mesos.v1.ExecutorInfo
+	20, // 18: plateau.v1.RegisterAgent.tasks:type_name -> mesos.v1.Task
+	21, // 19: plateau.v1.AgentRegistered.agent_id:type_name -> mesos.v1.AgentID
+	18, // 20: plateau.v1.RunTask.framework:type_name -> mesos.v1.FrameworkInfo
+	22, // 21: plateau.v1.RunTask.task:type_name -> mesos.v1.TaskInfo
+	18, // 22: plateau.v1.RunTaskGroup.framework:type_name -> mesos.v1.FrameworkInfo
+	19, // 23: plateau.v1.RunTaskGroup.executor:type_name -> mesos.v1.ExecutorInfo
+	23, // 24: plateau.v1.RunTaskGroup.task_group:type_name -> mesos.v1.TaskGroupInfo
+	24, // 25: plateau.v1.KillTask.framework_id:type_name -> mesos.v1.FrameworkID
+	25, // 26: plateau.v1.KillTask.task_id:type_name -> mesos.v1.TaskID
+	26, // 27: plateau.v1.KillTask.kill_policy:type_name -> mesos.v1.KillPolicy
+	24, // 28: plateau.v1.ShutdownFramework.framework_id:type_name -> mesos.v1.FrameworkID
+	24, // 29: plateau.v1.ShutdownExecutor.framework_id:type_name -> mesos.v1.FrameworkID
+	27, // 30: plateau.v1.ShutdownExecutor.executor_id:type_name -> mesos.v1.ExecutorID
+	24, // 31: plateau.v1.StatusUpdate.framework_id:type_name -> mesos.v1.FrameworkID
+	28, // 32: plateau.v1.StatusUpdate.status:type_name -> mesos.v1.TaskStatus
+	27, // 33: plateau.v1.StatusUpdate.executor_id:type_name -> mesos.v1.ExecutorID
+	29, // 34: plateau.v1.StatusUpdate.latest_state:type_name -> mesos.v1.TaskState
+	24, // 35: plateau.v1.StatusUpdateAcknowledgement.framework_id:type_name -> mesos.v1.FrameworkID
+	25, // 36: plateau.v1.StatusUpdateAcknowledgement.task_id:type_name -> mesos.v1.TaskID
+	24, // 37: plateau.v1.ExecutorExited.framework_id:type_name -> mesos.v1.FrameworkID
+	27, // 38: plateau.v1.ExecutorExited.executor_id:type_name -> mesos.v1.ExecutorID
+	24, // 39: plateau.v1.ExecutorToFramework.framework_id:type_name -> mesos.v1.FrameworkID
+	27, // 40: plateau.v1.ExecutorToFramework.executor_id:type_name -> mesos.v1.ExecutorID
+	24, // 41: plateau.v1.FrameworkToExecutor.framework_id:type_name -> mesos.v1.FrameworkID
+	27, // 42: plateau.v1.FrameworkToExecutor.executor_id:type_name -> mesos.v1.ExecutorID
+	18, // 43: plateau.v1.UpdateFramework.framework_info:type_name -> mesos.v1.FrameworkInfo
+	0,  // 44: plateau.v1.AgentLink.Connect:input_type -> plateau.v1.AgentMessage
+	1,  // 45: plateau.v1.AgentLink.Connect:output_type -> plateau.v1.MasterMessage
+	45, // [45:46] is the sub-list for method output_type
+	44, // [44:45] is the sub-list for method input_type
+	44, // [44:44] is the sub-list for extension type_name
+	44, // [44:44] is the sub-list for extension extendee
+	0,  // [0:44] is the sub-list for field type_name
 }
 
 func init() { file_plateau_v1_agent_link_proto_init() }
@@ -1332,6 +1400,7 @@ func file_plateau_v1_agent_link_proto_init() {
 		(*MasterMessage_Acknowledgement)(nil),
 		(*MasterMessage_FrameworkToExecutor)(nil),
 		(*MasterMessage_UpdateFramework)(nil),
+		(*MasterMessage_ShutdownAgent)(nil),
 	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
@@ -1339,7 +1408,7 @@ func file_plateau_v1_agent_link_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_plateau_v1_agent_link_proto_rawDesc), len(file_plateau_v1_agent_link_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   15,
+			NumMessages:   16,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -121,3 +121,39 @@ func TestRegistrySurvivesMasterRestart(t *testing.T) {
 		t.Fatalf("re-subscribed as %s, want %s", s2.id, s.id)
 	}
 }
+
+// A scheduler that reconnects within its failover_timeout keeps its tasks;
+// one that does not loses them and its framework is completed.
+func TestSchedulerFailover(t *testing.T) {
+	c := cluster.Start(t, cluster.Options{})
+	keepInfo := frameworkInfo("e2e-keeps")
+	keepInfo.FailoverTimeout = ptr(60.0)
+	keep := subscribe(t, c.MasterAddr(), encodings[0], keepInfo)
+	offer := keep.offer()
+	keep.call(launch(offer, commandTask("kept", offer, "sleep 1000")))
+	keep.expectStates("kept", mesos.TASK_STARTING, mesos.TASK_RUNNING)
+	keep.resp.Close() // the scheduler goes away
+
+	loseInfo := frameworkInfo("e2e-loses")
+	loseInfo.FailoverTimeout = ptr(0.3)
+	lose := subscribe(t, c.MasterAddr(), encodings[0], loseInfo)
+	offer = lose.offer()
+	lose.call(launch(offer, commandTask("lost", offer, "sleep 1000")))
+	lose.expectStates("lost", mesos.TASK_STARTING, mesos.TASK_RUNNING)
+	lose.resp.Close()
+
+	waitFor(t, "the framework past its failover timeout to be completed", func() bool {
+		for _, fw := range masterState(t, c.MasterAddr()).CompletedFrameworks {
+			if fw.ID == lose.id {
+				return len(fw.CompletedTasks) == 1 && fw.CompletedTasks[0].State == "TASK_KILLED"
+			}
+		}
+		return false
+	})
+	keepInfo.ID = &mesos.FrameworkID{Value: keep.id}
+	back := subscribe(t, c.MasterAddr(), encodings[0], keepInfo)
+	back.call(calls.Reconcile())
+	if st := back.update("kept"); st.GetState() != mesos.TASK_RUNNING {
+		t.Fatalf("after failing over, the task is %v", st.GetState())
+	}
+}

@@ -5,6 +5,8 @@ import (
 	"testing"
 	"time"
 
+	masterpb "github.com/mesos/mesos-go/api/v1/lib/master"
+
 	mesos "github.com/mesos/mesos-go/api/v1/lib"
 	mastercalls "github.com/mesos/mesos-go/api/v1/lib/master/calls"
 	"github.com/mesos/mesos-go/api/v1/lib/scheduler"
@@ -99,3 +101,37 @@ func TestMarkAgentGone(t *testing.T) {
 		t.Fatalf("agents after MARK_AGENT_GONE: %v", got)
 	}
 }
+
+func TestDeactivateReactivateDrain(t *testing.T) {
+	c := cluster.Start(t, cluster.Options{})
+	s := subscribe(t, c.MasterAddr(), encodings[0], frameworkInfo("e2e-drain"))
+	offer := s.offer()
+	s.call(launch(offer, commandTask("drained", offer, "sleep 1000")))
+	s.expectStates("drained", mesos.TASK_STARTING, mesos.TASK_RUNNING)
+	op := operator(c.MasterAddr(), encodings[1])
+	send := func(call *mastercallsCall) {
+		t.Helper()
+		if err := mastercalls.SendNoData(context.Background(), op, mastercalls.NonStreaming(call)); err != nil {
+			t.Fatalf("%v: %v", call.Type, err)
+		}
+	}
+	send(mastercalls.DeactivateAgent(offer.AgentID))
+	if agents := operatorCall(t, op, mastercalls.GetAgents()).GetGetAgents().Agents; !agents[0].GetDeactivated() {
+		t.Fatal("agent not deactivated")
+	}
+	s.call(calls.Revive())
+	s.noEvent(scheduler.Event_OFFERS, 300*time.Millisecond)
+	send(mastercalls.ReactivateAgent(offer.AgentID))
+	s.offer()
+
+	send(mastercalls.DrainAgent(offer.AgentID))
+	if st := s.update("drained"); st.GetState() != mesos.TASK_KILLED {
+		t.Fatalf("draining left the task %v", st.GetState())
+	}
+	waitFor(t, "the agent to be DRAINED", func() bool {
+		a := operatorCall(t, op, mastercalls.GetAgents()).GetGetAgents().Agents[0]
+		return a.GetDrainInfo().GetState() == mesos.DrainState_DRAINED && a.GetDeactivated()
+	})
+}
+
+type mastercallsCall = masterpb.Call

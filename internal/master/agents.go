@@ -120,7 +120,9 @@ func (m *Master) registerAgent(reg *plateaupb.RegisterAgent, link *agentLink) (s
 			m.alloc.UpdateAgentTotal(id, total)
 		}
 		a.active = true
-		m.alloc.ActivateAgent(id)
+		if !a.deactivated {
+			m.alloc.ActivateAgent(id)
+		}
 	} else {
 		a = &agent{
 			id: id, info: info, endpoint: reg.GetEndpoint(), version: reg.GetVersion(), total: total,

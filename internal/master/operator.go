@@ -185,6 +185,45 @@ func (m *Master) operatorCall(r *http.Request, call *masterpb.Call) (*masterpb.R
 			return nil, badRequest("No framework found with specified ID")
 		}
 		return nil, nil
+	case masterpb.Call_DEACTIVATE_AGENT, masterpb.Call_REACTIVATE_AGENT, masterpb.Call_DRAIN_AGENT:
+		var id string
+		switch call.GetType() {
+		case masterpb.Call_DEACTIVATE_AGENT:
+			id = call.GetDeactivateAgent().GetAgentId().GetValue()
+		case masterpb.Call_REACTIVATE_AGENT:
+			id = call.GetReactivateAgent().GetAgentId().GetValue()
+		default:
+			id = call.GetDrainAgent().GetAgentId().GetValue()
+		}
+		if id == "" {
+			return nil, badRequest("Expecting 'agent_id' to be present")
+		}
+		var found bool
+		if err := m.do(r.Context(), func() {
+			a := m.agents[id]
+			if found = a != nil; !found {
+				return
+			}
+			switch call.GetType() {
+			case masterpb.Call_DEACTIVATE_AGENT:
+				m.deactivateAgent(a)
+			case masterpb.Call_REACTIVATE_AGENT:
+				m.reactivateAgent(a)
+			default:
+				d := call.GetDrainAgent()
+				cfg := &mesos.DrainConfig{MarkGone: proto.Bool(d.GetMarkGone())}
+				if g := d.GetMaxGracePeriod(); g != nil {
+					cfg.MaxGracePeriod = &mesos.DurationInfo{Nanoseconds: proto.Int64(g.AsDuration().Nanoseconds())}
+				}
+				m.drainAgent(a, cfg)
+			}
+		}); err != nil {
+			return nil, err
+		}
+		if !found {
+			return nil, httpapi.Errorf(http.StatusNotFound, "Agent %s not found", id)
+		}
+		return nil, nil
 	case masterpb.Call_MARK_AGENT_GONE:
 		id := call.GetMarkAgentGone().GetAgentId().GetValue()
 		if id == "" {
@@ -287,7 +326,7 @@ func (s *stateSnapshot) getAgents() *masterpb.Response_GetAgents {
 
 func (a agentSnapshot) proto() *masterpb.Response_GetAgents_Agent {
 	return &masterpb.Response_GetAgents_Agent{
-		AgentInfo: a.info, Active: proto.Bool(a.active), Deactivated: proto.Bool(!a.active), Version: proto.String(a.version),
+		AgentInfo: a.info, Active: proto.Bool(a.active), Deactivated: proto.Bool(a.deactivated), DrainInfo: a.drain, Version: proto.String(a.version),
 		Pid: proto.String("slave(1)@" + a.endpoint), RegisteredTime: timeInfo(a.registered), ReregisteredTime: timeInfo(a.reregistered),
 		TotalResources: a.info.GetResources(), AllocatedResources: a.used, OfferedResources: a.offered,
 	}

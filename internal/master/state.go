@@ -57,7 +57,8 @@ type executorSnapshot struct {
 type agentSnapshot struct {
 	info                     *mesos.AgentInfo
 	endpoint, version        string
-	active                   bool
+	active, deactivated      bool
+	drain                    *mesos.DrainInfo
 	registered, reregistered time.Time
 	used, offered            []*mesos.Resource
 }
@@ -103,7 +104,8 @@ func (fw *framework) snapshot() frameworkSnapshot {
 // only withUsage: a whole-state snapshot fills them in later, off the
 // loop, from the frameworks' tasks (fillUsage).
 func (a *agent) snapshot(withUsage bool) agentSnapshot {
-	as := agentSnapshot{info: a.info, endpoint: a.endpoint, version: a.version, active: a.active && a.link != nil,
+	as := agentSnapshot{info: a.info, endpoint: a.endpoint, version: a.version, active: a.active && a.link != nil && !a.deactivated,
+		deactivated: a.deactivated, drain: a.drain,
 		registered: a.registered, reregistered: a.reregistered}
 	if !withUsage {
 		for _, o := range a.offers {
@@ -406,7 +408,7 @@ func (a agentSnapshot) model() map[string]any {
 		"registered_time": model.Seconds(a.registered), "resources": model.Resources(i.GetResources()),
 		"used_resources": model.Resources(a.used), "offered_resources": model.Resources(a.offered),
 		"reserved_resources": map[string]any{}, "unreserved_resources": model.Resources(i.GetResources()),
-		"attributes": attrs, "active": a.active, "deactivated": !a.active, "version": a.version,
+		"attributes": attrs, "active": a.active, "deactivated": a.deactivated, "version": a.version,
 		"capabilities": []string{"MULTI_ROLE", "HIERARCHICAL_ROLE", "RESERVATION_REFINEMENT"},
 	}
 	if !a.reregistered.IsZero() {
@@ -450,7 +452,7 @@ func (a agentSnapshot) appendJSON(b []byte) []byte {
 	b = append(b, `,"reserved_resources":{},"active":`...)
 	b = strconv.AppendBool(b, a.active)
 	b = append(b, `,"deactivated":`...)
-	b = strconv.AppendBool(b, !a.active)
+	b = strconv.AppendBool(b, a.deactivated)
 	b = append(b, `,"capabilities":["MULTI_ROLE","HIERARCHICAL_ROLE","RESERVATION_REFINEMENT"],"attributes":`...)
 	if len(i.GetAttributes()) == 0 {
 		b = append(b, "{}"...)

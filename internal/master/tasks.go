@@ -294,6 +294,7 @@ func (m *Master) statusUpdate(a *agent, u *plateaupb.StatusUpdate) {
 		m.publish(&masterpb.Event{Type: masterpb.Event_TASK_UPDATED.Enum(), TaskUpdated: &masterpb.Event_TaskUpdated{
 			FrameworkId: u.GetFrameworkId(), Status: status, State: latest.Enum()}})
 		if !wasTerminal && taskstate.IsTerminal(latest) {
+			defer m.checkDrained(a)
 			m.counts.countTerminal(latest)
 			m.alloc.Recover(fwID, a.id, t.GetResources(), time.Now(), 0)
 			m.dirtyAgents[a.id] = struct{}{}

@@ -95,6 +95,10 @@ type agent struct {
 	// unreachableTimer fires when the agent has been disconnected too long.
 	unreachableTimer *time.Timer
 	disconnects      int
+	// deactivated agents get no offers (DEACTIVATE_AGENT, DRAIN_AGENT);
+	// drain is set while and after draining.
+	deactivated bool
+	drain       *mesos.DrainInfo
 
 	offers map[string]*offer
 	// tasks maps framework ID to task ID to the task's current record.

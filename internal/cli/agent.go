@@ -7,6 +7,12 @@ import (
 )
 
 func runAgent(ctx context.Context, env Env, args []string) error {
+	if len(args) > 0 {
+		switch args[0] {
+		case "drain", "deactivate", "reactivate":
+			return runAgentVerb(ctx, env, args[0], args[1:])
+		}
+	}
 	cfg := agent.DefaultConfig()
 	fs := newFlagSet("agent", "agent --master=HOST:PORT --work_dir=DIR [flags]", env)
 	cfg.RegisterFlags(fs)

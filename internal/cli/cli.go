@@ -65,6 +65,7 @@ var commands = map[string]command{
 	"agents":     {"list the cluster's agents", runAgents},
 	"frameworks": {"list the cluster's frameworks", runFrameworks},
 	"tasks":      {"list the cluster's tasks", runTasks},
+	"roles":      {"list the cluster's roles with their weights and use", runRoles},
 	"task":       {"a task's sandbox: task log ID [--follow] [--stderr], task ls ID [PATH]", runTask},
 }
 

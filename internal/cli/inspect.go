@@ -18,6 +18,8 @@ import (
 	"github.com/plateau/plateau/internal/client"
 	"github.com/plateau/plateau/internal/model"
 	"github.com/plateau/plateau/internal/resources"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/durationpb"
 )
 
 // Exit code of commands that found nothing by the name given.
@@ -329,4 +331,67 @@ func splitID(args []string) (string, []string) {
 		}
 	}
 	return "", args
+}
+
+func runRoles(ctx context.Context, env Env, args []string) error {
+	f, _, err := parseInspect("roles", "roles [--master HOST:PORT] [--json]", env, args)
+	if err != nil {
+		return err
+	}
+	resp, err := (&client.Operator{Master: f.master}).Call(ctx, &masterpb.Call{Type: masterpb.Call_GET_ROLES.Enum()})
+	if err != nil {
+		return fmt.Errorf("asking %s: %w", f.master, err)
+	}
+	if f.json {
+		return printJSON(env.Stdout, model.Proto(resp.GetGetRoles()))
+	}
+	var rows [][]string
+	for _, r := range resp.GetGetRoles().GetRoles() {
+		used := resources.Resources(r.GetResources())
+		rows = append(rows, []string{r.GetName(), strconv.FormatFloat(r.GetWeight(), 'g', -1, 64), strconv.Itoa(len(r.GetFrameworks())),
+			fmt.Sprintf("%g", used.Scalar("cpus")), fmt.Sprintf("%g", used.Scalar("mem"))})
+	}
+	table(env.Stdout, "ROLE\tWEIGHT\tFRAMEWORKS\tCPUS\tMEM (MB)", rows)
+	return nil
+}
+
+// runAgent is `plateau agent` with a verb: drain, deactivate or reactivate
+// an agent; without one it runs an agent (see agent.go).
+func runAgentVerb(ctx context.Context, env Env, verb string, args []string) error {
+	fs := newFlagSet("agent "+verb, "agent "+verb+" AGENT_ID [flags]", env)
+	var f inspectFlags
+	f.register(fs)
+	grace := fs.Duration("grace", 0, "drain: the longest a task may take to stop (default: each task's kill policy)")
+	markGone := fs.Bool("mark-gone", false, "drain: mark the agent gone once drained")
+	id, rest := splitID(args)
+	if err := parseFlags(fs, rest, env); err != nil {
+		return err
+	}
+	if id == "" {
+		return usageError{fmt.Errorf("which agent? plateau agent %s AGENT_ID", verb)}
+	}
+	agentID := &mesos.AgentID{Value: proto.String(id)}
+	call := &masterpb.Call{}
+	switch verb {
+	case "drain":
+		call.Type = masterpb.Call_DRAIN_AGENT.Enum()
+		call.DrainAgent = &masterpb.Call_DrainAgent{AgentId: agentID, MarkGone: proto.Bool(*markGone)}
+		if *grace > 0 {
+			call.DrainAgent.MaxGracePeriod = durationpb.New(*grace)
+		}
+	case "deactivate":
+		call.Type = masterpb.Call_DEACTIVATE_AGENT.Enum()
+		call.DeactivateAgent = &masterpb.Call_DeactivateAgent{AgentId: agentID}
+	case "reactivate":
+		call.Type = masterpb.Call_REACTIVATE_AGENT.Enum()
+		call.ReactivateAgent = &masterpb.Call_ReactivateAgent{AgentId: agentID}
+	}
+	if _, err := (&client.Operator{Master: f.master}).Call(ctx, call); err != nil {
+		if client.IsStatus(err, 404) {
+			return exitCodeError{code: exitNotFound, err: fmt.Errorf("no agent %q", id)}
+		}
+		return err
+	}
+	fmt.Fprintf(env.Stdout, "agent %s: %s requested\n", id, verb)
+	return nil
 }

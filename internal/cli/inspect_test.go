@@ -109,3 +109,50 @@ func TestInspectCommands(t *testing.T) {
 		t.Fatalf("task log of an unknown task: exit %d %q", code, stderr)
 	}
 }
+
+func TestAgentVerbsAndRoles(t *testing.T) {
+	c := cluster.Start(t, cluster.Options{})
+	launchTask(t, c.MasterAddr(), "to-drain", "sleep 1000")
+	m := []string{"--master", c.MasterAddr()}
+	code, out, _ := run(t, nil, append([]string{"roles"}, m...)...)
+	if code != 0 || !strings.Contains(out, "*") || !strings.Contains(out, "0.5") {
+		t.Fatalf("roles: %d %q", code, out)
+	}
+	var agents struct {
+		Agents []struct {
+			AgentInfo struct {
+				ID struct {
+					Value string `json:"value"`
+				} `json:"id"`
+			} `json:"agent_info"`
+		} `json:"agents"`
+	}
+	_, out, _ = run(t, nil, append([]string{"agents", "--json"}, m...)...)
+	if err := json.Unmarshal([]byte(out), &agents); err != nil || len(agents.Agents) != 1 {
+		t.Fatalf("agents --json: %v %q", err, out)
+	}
+	id := agents.Agents[0].AgentInfo.ID.Value
+	code, _, stderr := run(t, nil, append([]string{"agent", "drain", id, "--grace", "1s"}, m...)...)
+	if code != 0 {
+		t.Fatalf("agent drain: %d %q", code, stderr)
+	}
+	waitForTasks := func() string {
+		for range 500 {
+			_, out, _ := run(t, nil, append([]string{"tasks", "--all"}, m...)...)
+			if strings.Contains(out, "KILLED") {
+				return out
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+		return ""
+	}
+	if out := waitForTasks(); !strings.Contains(out, "to-drain") {
+		t.Fatalf("the drained agent's task was not killed: %q", out)
+	}
+	if code, _, _ := run(t, nil, append([]string{"agent", "reactivate", id}, m...)...); code != 0 {
+		t.Fatalf("agent reactivate: exit %d", code)
+	}
+	if code, _, _ := run(t, nil, append([]string{"agent", "deactivate", "no-such-agent"}, m...)...); code != exitNotFound {
+		t.Fatalf("agent deactivate of an unknown agent: exit %d, want %d", code, exitNotFound)
+	}
+}

@@ -20,6 +20,7 @@ import (
 func (a *Agent) routes() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("/api/v1/executor", a.serveExecutor)
+	mux.HandleFunc("/api/v1", a.serveOperator)
 	for _, p := range []string{"/state", "/state.json", "/slave(1)/state", "/slave(1)/state.json"} {
 		mux.HandleFunc("GET "+p, a.serveState)
 	}

@@ -9,6 +9,11 @@ import (
 	"strings"
 	"testing"
 
+	agentlib "github.com/mesos/mesos-go/api/v1/lib/agent"
+	agentcalls "github.com/mesos/mesos-go/api/v1/lib/agent/calls"
+	"github.com/mesos/mesos-go/api/v1/lib/httpcli"
+	"github.com/mesos/mesos-go/api/v1/lib/httpcli/httpagent"
+
 	mesos "github.com/mesos/mesos-go/api/v1/lib"
 
 	"github.com/plateau/plateau/internal/agent"
@@ -184,4 +189,45 @@ func TestMonitorStatistics(t *testing.T) {
 		}
 		return st.CPUsUserTime > 0
 	})
+}
+
+// The agent's operator API, with mesos-go's agent client, including a
+// container's usage from its cgroups.
+func TestAgentOperatorAPI(t *testing.T) {
+	needCgroups(t)
+	c, _ := isolatedCluster(t, false, 0)
+	s := subscribe(t, c.MasterAddr(), encodings[0], frameworkInfo("e2e-agent-api"))
+	offer := s.offer()
+	s.call(launch(offer, commandTask("watched", offer, "sleep 1000")))
+	s.expectStates("watched", mesos.TASK_STARTING, mesos.TASK_RUNNING)
+	for _, codec := range encodings {
+		cli := httpcli.New(httpcli.Endpoint("http://"+c.Agents[0].Addr()+"/api/v1"), httpcli.Codec(codec))
+		sender := httpagent.NewSender(cli.Send)
+		call := func(c *agentlib.Call) *agentlib.Response {
+			resp, err := sender.Send(context.Background(), agentcalls.NonStreaming(c))
+			if err != nil {
+				t.Fatalf("%v: %v", c.Type, err)
+			}
+			defer resp.Close()
+			var r agentlib.Response
+			if err := resp.Decode(&r); err != nil {
+				t.Fatal(err)
+			}
+			return &r
+		}
+		if !call(agentcalls.GetHealth()).GetGetHealth().Healthy {
+			t.Fatal("GET_HEALTH")
+		}
+		tasks := call(agentcalls.GetTasks()).GetGetTasks().LaunchedTasks
+		if len(tasks) != 1 || tasks[0].TaskID.Value != "watched" {
+			t.Fatalf("GET_TASKS launched %v", tasks)
+		}
+		containers := call(agentcalls.GetContainers()).GetGetContainers().Containers
+		if len(containers) != 1 || containers[0].ResourceStatistics == nil || containers[0].ResourceStatistics.GetMemLimitBytes() == 0 {
+			t.Fatalf("GET_CONTAINERS %v", containers)
+		}
+		if info := call(agentcalls.GetAgent()).GetGetAgent().AgentInfo; info == nil || info.ID == nil || info.ID.Value != offer.AgentID.Value {
+			t.Fatalf("GET_AGENT %v", info)
+		}
+	}
 }

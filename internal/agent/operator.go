@@ -1,0 +1,166 @@
+package agent
+
+import (
+	"net/http"
+	"sort"
+
+	"google.golang.org/protobuf/proto"
+
+	"github.com/plateau/plateau/internal/api/codec"
+	mesos "github.com/plateau/plateau/internal/api/mesos/v1"
+	agentpb "github.com/plateau/plateau/internal/api/mesos/v1/agent"
+	"github.com/plateau/plateau/internal/containerizer"
+	"github.com/plateau/plateau/internal/httpapi"
+	"github.com/plateau/plateau/internal/taskstate"
+	"github.com/plateau/plateau/internal/version"
+)
+
+// serveOperator is POST /api/v1 on the agent: the agent operator API's
+// read calls. The others answer 501 Not Implemented.
+func (a *Agent) serveOperator(w http.ResponseWriter, r *http.Request) {
+	if !httpapi.RequirePOST(w, r) {
+		return
+	}
+	call := &agentpb.Call{}
+	if err := httpapi.Decode(r, call); err != nil {
+		httpapi.WriteError(w, err)
+		return
+	}
+	enc, err := codec.ForAccept(r.Header.Get("Accept"))
+	if err != nil {
+		httpapi.WriteError(w, err)
+		return
+	}
+	resp := &agentpb.Response{Type: agentpb.Response_Type(agentpb.Response_Type_value[call.GetType().String()]).Enum()}
+	var containers []containerEntry
+	switch call.GetType() {
+	case agentpb.Call_GET_HEALTH:
+		resp.GetHealth = &agentpb.Response_GetHealth{Healthy: proto.Bool(true)}
+	case agentpb.Call_GET_VERSION:
+		resp.GetVersion = &agentpb.Response_GetVersion{VersionInfo: &mesos.VersionInfo{
+			Version: proto.String(version.MesosVersion), GitTag: proto.String("plateau-" + version.Version)}}
+	case agentpb.Call_GET_FLAGS, agentpb.Call_GET_METRICS, agentpb.Call_GET_STATE, agentpb.Call_GET_FRAMEWORKS,
+		agentpb.Call_GET_EXECUTORS, agentpb.Call_GET_TASKS, agentpb.Call_GET_AGENT, agentpb.Call_GET_CONTAINERS:
+		err = a.do(r.Context(), func() {
+			switch call.GetType() {
+			case agentpb.Call_GET_FLAGS:
+				resp.GetFlags = &agentpb.Response_GetFlags{}
+				for k, v := range a.flagMap() {
+					resp.GetFlags.Flags = append(resp.GetFlags.Flags, &mesos.Flag{Name: proto.String(k), Value: proto.String(v)})
+				}
+				sort.Slice(resp.GetFlags.Flags, func(i, j int) bool { return resp.GetFlags.Flags[i].GetName() < resp.GetFlags.Flags[j].GetName() })
+			case agentpb.Call_GET_METRICS:
+				resp.GetMetrics = &agentpb.Response_GetMetrics{}
+				for k, v := range a.metrics() {
+					resp.GetMetrics.Metrics = append(resp.GetMetrics.Metrics, &mesos.Metric{Name: proto.String(k), Value: proto.Float64(v)})
+				}
+			case agentpb.Call_GET_STATE:
+				resp.GetState = &agentpb.Response_GetState{GetTasks: a.getTasks(), GetExecutors: a.getExecutors(), GetFrameworks: a.getFrameworks()}
+			case agentpb.Call_GET_FRAMEWORKS:
+				resp.GetFrameworks = a.getFrameworks()
+			case agentpb.Call_GET_EXECUTORS:
+				resp.GetExecutors = a.getExecutors()
+			case agentpb.Call_GET_TASKS:
+				resp.GetTasks = a.getTasks()
+			case agentpb.Call_GET_AGENT:
+				resp.GetAgent = &agentpb.Response_GetAgent{AgentInfo: a.info}
+			case agentpb.Call_GET_CONTAINERS:
+				containers = a.containers()
+			}
+		})
+	case agentpb.Call_UNKNOWN:
+		err = httpapi.BadRequest("Expecting 'type' to be present")
+	default:
+		err = httpapi.Errorf(http.StatusNotImplemented, "Agent operator call %s is not supported by Plateau yet", call.GetType())
+	}
+	if err != nil {
+		httpapi.WriteError(w, err)
+		return
+	}
+	if call.GetType() == agentpb.Call_GET_CONTAINERS {
+		// Usage is read from the cgroups off the loop.
+		resp.GetContainers = &agentpb.Response_GetContainers{}
+		for _, c := range containers {
+			pc := &agentpb.Response_GetContainers_Container{FrameworkId: &mesos.FrameworkID{Value: proto.String(c.framework)},
+				ExecutorId: c.info.GetExecutorId(), ExecutorName: c.info.Name, ContainerId: &mesos.ContainerID{Value: proto.String(c.id)}}
+			if m, ok := c.container.(containerizer.Measured); ok {
+				if st, err := m.Usage(); err == nil {
+					pc.ResourceStatistics = st
+				}
+			}
+			resp.GetContainers.Containers = append(resp.GetContainers.Containers, pc)
+		}
+	}
+	body, err := enc.Marshal(resp)
+	if err != nil {
+		httpapi.WriteError(w, err)
+		return
+	}
+	w.Header().Set("Content-Type", enc.ContentType())
+	_, _ = w.Write(body)
+}
+
+type containerEntry struct {
+	info      *mesos.ExecutorInfo
+	framework string
+	id        string
+	container containerizer.Container
+}
+
+// containers lists running containers. Runs on the loop.
+func (a *Agent) containers() []containerEntry {
+	var out []containerEntry
+	for _, fw := range a.frameworks {
+		for _, e := range fw.executors {
+			if e.container != nil && !e.terminated {
+				out = append(out, containerEntry{e.info, e.frameworkID, e.containerID, e.container})
+			}
+		}
+	}
+	return out
+}
+
+func (a *Agent) getFrameworks() *agentpb.Response_GetFrameworks {
+	out := &agentpb.Response_GetFrameworks{}
+	for _, fw := range a.frameworks {
+		out.Frameworks = append(out.Frameworks, &agentpb.Response_GetFrameworks_Framework{FrameworkInfo: fw.info})
+	}
+	for _, fw := range a.completedFrameworks {
+		out.CompletedFrameworks = append(out.CompletedFrameworks, &agentpb.Response_GetFrameworks_Framework{FrameworkInfo: fw.info})
+	}
+	return out
+}
+
+func (a *Agent) getExecutors() *agentpb.Response_GetExecutors {
+	out := &agentpb.Response_GetExecutors{}
+	for _, fw := range a.frameworks {
+		for _, e := range fw.executors {
+			out.Executors = append(out.Executors, &agentpb.Response_GetExecutors_Executor{ExecutorInfo: e.info})
+		}
+		for _, e := range fw.completedExecutors {
+			out.CompletedExecutors = append(out.CompletedExecutors, &agentpb.Response_GetExecutors_Executor{ExecutorInfo: e.info})
+		}
+	}
+	return out
+}
+
+func (a *Agent) getTasks() *agentpb.Response_GetTasks {
+	out := &agentpb.Response_GetTasks{}
+	for _, fw := range a.frameworks {
+		for _, e := range fw.executors {
+			for _, t := range e.queued {
+				out.QueuedTasks = append(out.QueuedTasks, &mesos.Task{Name: t.Name, TaskId: t.GetTaskId(), FrameworkId: fw.info.GetId(),
+					AgentId: a.info.GetId(), State: mesos.TaskState_TASK_STAGING.Enum(), Resources: t.GetResources()})
+			}
+			for _, t := range e.tasks {
+				if taskstate.IsTerminal(t.GetState()) {
+					out.TerminatedTasks = append(out.TerminatedTasks, t)
+				} else {
+					out.LaunchedTasks = append(out.LaunchedTasks, t)
+				}
+			}
+			out.CompletedTasks = append(out.CompletedTasks, e.completed...)
+		}
+	}
+	return out
+}

@@ -130,6 +130,10 @@ func New(cfg Config, opts ...Option) (*Agent, error) {
 		Resources:  total,
 		Attributes: attrs,
 	}
+	if err := a.recoverState(cfg.Recover); err != nil {
+		ln.Close()
+		return nil, err
+	}
 	a.conn, err = grpc.NewClient(cfg.Master, grpc.WithTransportCredentials(insecure.NewCredentials()))
 	if err != nil {
 		ln.Close()

@@ -38,6 +38,10 @@ type Config struct {
 	CgroupsEnableCFS bool   // --cgroups_enable_cfs
 	CgroupsPidsLimit int64  // --cgroups_pids_limit: pids.max per container
 
+	// Recover is reconnect (take back running executors after a restart)
+	// or cleanup (kill them), as Mesos's --recover.
+	Recover string
+
 	// ExecutorCommand starts the command executor; default: this binary's
 	// "executor" subcommand.
 	ExecutorCommand []string
@@ -54,6 +58,7 @@ func DefaultConfig() Config {
 		CgroupsHierarchy:            "/sys/fs/cgroup",
 		CgroupsRoot:                 "plateau",
 		CgroupsPidsLimit:            4096,
+		Recover:                     "reconnect",
 	}
 }
 
@@ -74,6 +79,7 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 	fs.StringVar(&c.CgroupsRoot, "cgroups_root", c.CgroupsRoot, "name of the cgroup under which containers' cgroups are made")
 	fs.BoolVar(&c.CgroupsEnableCFS, "cgroups_enable_cfs", c.CgroupsEnableCFS, "cap CPU use at the task's cpus with CFS quotas (not only shares)")
 	fs.Int64Var(&c.CgroupsPidsLimit, "cgroups_pids_limit", c.CgroupsPidsLimit, "most processes a container may have, with cgroups/pids")
+	fs.StringVar(&c.Recover, "recover", c.Recover, "after a restart, reconnect to running executors of checkpointing frameworks, or cleanup (kill them)")
 	fs.DurationVar(&c.RegistrationBackoffFactor, "registration_backoff_factor", c.RegistrationBackoffFactor, "initial backoff between attempts to (re-)register with the master")
 }
 
@@ -104,6 +110,9 @@ func (c *Config) Validate() error {
 	}
 	if _, err := parseAttributes(c.Attributes); err != nil {
 		errs = append(errs, fmt.Errorf("--attributes: %w", err))
+	}
+	if c.Recover != "reconnect" && c.Recover != "cleanup" {
+		errs = append(errs, fmt.Errorf("--recover must be reconnect or cleanup, not %q", c.Recover))
 	}
 	for _, iso := range strings.Split(c.Isolation, ",") {
 		switch strings.TrimSpace(iso) {

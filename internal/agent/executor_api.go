@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"sort"
 
 	"github.com/plateau/plateau/internal/httpapi"
 
@@ -44,6 +45,11 @@ func (a *Agent) serveExecutor(w http.ResponseWriter, r *http.Request) {
 		switch {
 		case e == nil:
 			err = badRequest("Executor %s of framework %s cannot be found", execID, fwID)
+		case e.stream == nil:
+			// Updates come in order through a subscription: an executor
+			// that has not (re-)subscribed to this agent sends them again
+			// when it does.
+			err = httpapi.Forbidden("Executor is not subscribed")
 		case call.GetType() == executor.Call_UPDATE:
 			status := proto.Clone(call.GetUpdate().GetStatus()).(*mesos.TaskStatus)
 			if _, known := e.tasks[status.GetTaskId().GetValue()]; !known {
@@ -58,9 +64,10 @@ func (a *Agent) serveExecutor(w http.ResponseWriter, r *http.Request) {
 					status.Message = proto.String(l.Message)
 				}
 			}
+			// The executor hears ACKNOWLEDGED when the framework has
+			// acknowledged: until then it keeps the update and resends it
+			// if the agent restarts, so none is lost.
 			a.statusUpdate(fwID, e, status)
-			e.send(&executor.Event{Type: executor.Event_ACKNOWLEDGED.Enum(), Acknowledged: &executor.Event_Acknowledged{
-				TaskId: status.GetTaskId(), Uuid: status.GetUuid()}})
 		case call.GetType() == executor.Call_MESSAGE:
 			a.send(&plateaupb.AgentMessage{Message: &plateaupb.AgentMessage_ExecutorToFramework{ExecutorToFramework: &plateaupb.ExecutorToFramework{
 				FrameworkId: call.GetFrameworkId(), ExecutorId: call.GetExecutorId(), Data: call.GetMessage().GetData()}}})
@@ -167,9 +174,22 @@ func (a *Agent) subscribeExecutor(fwID, execID string, sub *executor.Call_Subscr
 		ExecutorInfo: e.info, FrameworkInfo: fw.info, AgentInfo: a.info,
 		ContainerId: &mesos.ContainerID{Value: proto.String(e.containerID)},
 	}})
-	for _, u := range sub.GetUnacknowledgedUpdates() {
-		if u.GetStatus() != nil && !a.updates.pending(fwID, u.GetStatus().GetTaskId().GetValue()) {
-			a.statusUpdate(fwID, e, proto.Clone(u.GetStatus()).(*mesos.TaskStatus))
+	// Updates the framework has not acknowledged: those the agent does
+	// not hold (it restarted) are taken again, in order.
+	unacked := sub.GetUnacknowledgedUpdates()
+	sort.SliceStable(unacked, func(i, j int) bool {
+		return unacked[i].GetStatus().GetTimestamp() < unacked[j].GetStatus().GetTimestamp()
+	})
+	for _, u := range unacked {
+		st := u.GetStatus()
+		switch taskID := st.GetTaskId().GetValue(); {
+		case st == nil, a.updates.has(fwID, taskID, st.GetUuid()):
+		case a.updates.wasAcked(fwID, taskID, st.GetUuid()):
+			// Acknowledged while the executor was away: tell it again.
+			e.send(&executor.Event{Type: executor.Event_ACKNOWLEDGED.Enum(), Acknowledged: &executor.Event_Acknowledged{
+				TaskId: st.GetTaskId(), Uuid: st.GetUuid()}})
+		default:
+			a.statusUpdate(fwID, e, proto.Clone(st).(*mesos.TaskStatus))
 		}
 	}
 	for _, t := range e.queued {

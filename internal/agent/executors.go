@@ -301,6 +301,7 @@ func (a *Agent) fetched(e *executorRun, fetchErr error) {
 		return
 	}
 	e.container = c
+	a.checkpointExecutor(e)
 	a.log.Info("launched executor", "framework", e.frameworkID, "executor", e.info.GetExecutorId().GetValue(), "pid", c.Pid(), "sandbox", e.directory)
 	go func() {
 		status, err := c.Wait()
@@ -413,6 +414,10 @@ func (a *Agent) agentUpdate(fwID string, e *executorRun, t *mesos.TaskInfo, stat
 // framework through the update manager.
 func (a *Agent) statusUpdate(fwID string, e *executorRun, status *mesos.TaskStatus) {
 	now := time.Now()
+	taskID := status.GetTaskId().GetValue()
+	if status.Uuid != nil && (a.updates.has(fwID, taskID, status.GetUuid()) || a.updates.wasAcked(fwID, taskID, status.GetUuid())) {
+		return // an update the agent already has: updates are idempotent
+	}
 	if status.Uuid == nil {
 		u := uuid.New()
 		status.Uuid = u[:]
@@ -430,6 +435,7 @@ func (a *Agent) statusUpdate(fwID string, e *executorRun, status *mesos.TaskStat
 			stored.Data = nil
 			n.Statuses = append(n.Statuses, stored)
 			e.tasks[status.GetTaskId().GetValue()] = n
+			a.checkpointExecutor(e)
 		}
 	}
 	if fw := a.frameworks[fwID]; fw != nil && fw.shuttingDown {
@@ -461,6 +467,10 @@ func (a *Agent) acknowledgement(ack *plateaupb.StatusUpdateAcknowledgement) {
 	if !ok {
 		a.log.Debug("ignoring unexpected acknowledgement", "framework", fwID, "task", taskID)
 		return
+	}
+	if e := a.executorOf(fwID, taskID); e != nil {
+		e.send(&executor.Event{Type: executor.Event_ACKNOWLEDGED.Enum(), Acknowledged: &executor.Event_Acknowledged{
+			TaskId: ack.GetTaskId(), Uuid: ack.GetUuid()}})
 	}
 	if next != nil {
 		a.forward(next)
@@ -602,6 +612,7 @@ func (a *Agent) executorTerminated(e *executorRun, status int, msg string) {
 				Source: mesos.TaskStatus_SOURCE_AGENT.Enum(), Reason: reason.Enum(), Message: proto.String(msg)})
 		}
 	}
+	a.checkpointExecutor(e) // forgets it
 	a.log.Info("executor terminated", "framework", e.frameworkID, "executor", e.info.GetExecutorId().GetValue(), "status", status)
 	a.send(&plateaupb.AgentMessage{Message: &plateaupb.AgentMessage_ExecutorExited{ExecutorExited: &plateaupb.ExecutorExited{
 		FrameworkId: &mesos.FrameworkID{Value: proto.String(e.frameworkID)}, ExecutorId: e.info.GetExecutorId(), Status: proto.Int32(int32(status))}}})

@@ -129,9 +129,9 @@ func (a *Agent) registration() *plateaupb.RegisterAgent {
 // registered records the master's answer and resends what the framework
 // has not acknowledged yet.
 func (a *Agent) registered(r *plateaupb.AgentRegistered, out *queue.Queue[*plateaupb.AgentMessage]) {
-	if a.info.Id == nil {
+	if a.info.Id == nil || a.info.GetId().GetValue() != r.GetAgentId().GetValue() {
 		a.info.Id = r.GetAgentId()
-		a.files.Attach("/slave/log", a.cfg.WorkDir) // browseable work dir
+		a.checkpointAgent()
 	}
 	a.link = out
 	a.log.Info("registered with master", "agent", a.info.GetId().GetValue(), "reregistered", r.GetReregistered())

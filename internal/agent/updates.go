@@ -19,7 +19,14 @@ const (
 // again until acknowledged. It is pure logic, driven by the agent's loop.
 type updateManager struct {
 	streams map[taskKey]*updateStream
+	// acked remembers each task's last acknowledged uuids, so that an
+	// executor resending one it did not hear acknowledged (it lost the
+	// agent) is answered, not forwarded twice.
+	acked map[taskKey][]string
 }
+
+// maxRememberedAcks bounds acked per task.
+const maxRememberedAcks = 8
 
 type taskKey struct{ framework, task string }
 
@@ -30,7 +37,7 @@ type updateStream struct {
 }
 
 func newUpdateManager() *updateManager {
-	return &updateManager{streams: map[taskKey]*updateStream{}}
+	return &updateManager{streams: map[taskKey]*updateStream{}, acked: map[taskKey][]string{}}
 }
 
 func keyOf(u *plateaupb.StatusUpdate) taskKey {
@@ -63,6 +70,10 @@ func (m *updateManager) ack(framework, task string, uuid []byte, now time.Time) 
 	s := m.streams[k]
 	if s == nil || len(s.pending) == 0 || string(s.pending[0].GetStatus().GetUuid()) != string(uuid) {
 		return nil, false
+	}
+	m.acked[k] = append(m.acked[k], string(uuid))
+	if len(m.acked[k]) > maxRememberedAcks {
+		m.acked[k] = m.acked[k][1:]
 	}
 	s.pending[0] = nil
 	s.pending = s.pending[1:]
@@ -101,6 +112,30 @@ func (m *updateManager) heads() []*plateaupb.StatusUpdate {
 	return out
 }
 
+// has reports whether an update (by uuid) is pending.
+func (m *updateManager) has(framework, task string, uuid []byte) bool {
+	s := m.streams[taskKey{framework, task}]
+	if s == nil {
+		return false
+	}
+	for _, u := range s.pending {
+		if string(u.GetStatus().GetUuid()) == string(uuid) {
+			return true
+		}
+	}
+	return false
+}
+
+// wasAcked reports whether an update was acknowledged recently.
+func (m *updateManager) wasAcked(framework, task string, uuid []byte) bool {
+	for _, u := range m.acked[taskKey{framework, task}] {
+		if u == string(uuid) {
+			return true
+		}
+	}
+	return false
+}
+
 // pending reports whether a task has unacknowledged updates.
 func (m *updateManager) pending(framework, task string) bool {
 	return m.streams[taskKey{framework, task}] != nil
@@ -111,6 +146,11 @@ func (m *updateManager) dropFramework(framework string) {
 	for k := range m.streams {
 		if k.framework == framework {
 			delete(m.streams, k)
+		}
+	}
+	for k := range m.acked {
+		if k.framework == framework {
+			delete(m.acked, k)
 		}
 	}
 }

@@ -46,7 +46,7 @@ func RunIfExecutor() {
 
 // Options shape a cluster.
 type Options struct {
-	Agents    int    // default 1
+	Agents    int    // default 1; negative for none
 	Resources string // each agent's --resources; default cpus:4;mem:4096;disk:4096;ports:[31000-31099]
 	// Master and Agent adjust the configurations before start.
 	Master func(*master.Config)
@@ -106,8 +106,11 @@ func Start(t testing.TB, opts Options) *Cluster {
 
 // New starts a cluster; Stop stops it.
 func New(opts Options) (*Cluster, error) {
-	if opts.Agents == 0 {
+	switch {
+	case opts.Agents == 0:
 		opts.Agents = 1
+	case opts.Agents < 0: // the test brings its own agents
+		opts.Agents = 0
 	}
 	if opts.Resources == "" {
 		opts.Resources = "cpus:4;mem:4096;disk:4096;ports:[31000-31099]"

@@ -84,7 +84,7 @@ func TestAgentAndFrameworkReregisterAfterMasterRestart(t *testing.T) {
 		t.Fatalf("reconciled state %v, want TASK_RUNNING", st.GetState())
 	}
 	s2.call(calls.Kill("survivor", offer.AgentID.Value))
-	if st := s2.update("survivor"); st.GetState() != mesos.TASK_KILLED {
+	if st := s2.terminal("survivor"); st.GetState() != mesos.TASK_KILLED {
 		t.Fatalf("after KILL got %v, want TASK_KILLED", st.GetState())
 	}
 }

@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/plateau/plateau/internal/cli"
+
 	mesos "github.com/mesos/mesos-go/api/v1/lib"
 	"github.com/mesos/mesos-go/api/v1/lib/encoding"
 	"github.com/mesos/mesos-go/api/v1/lib/encoding/codecs"
@@ -20,6 +22,13 @@ import (
 )
 
 func TestMain(m *testing.M) {
+	// Tests run agents as processes by running this binary as one; its
+	// executors are this binary too.
+	if len(os.Args) > 1 && os.Args[1] == "plateau-agent" {
+		os.Setenv("PLATEAU_TEST_ROLE", "executor")
+		os.Exit(cli.Main(context.Background(), append([]string{"agent"}, os.Args[2:]...),
+			cli.Env{Stdout: os.Stdout, Stderr: os.Stderr, Getenv: os.Getenv}))
+	}
 	cluster.RunIfExecutor()
 	runIfCustomExecutor()
 	os.Exit(m.Run())
@@ -180,5 +189,19 @@ func (s *sched) reach(want map[string]mesos.TaskState) {
 			delete(want, st.TaskID.Value)
 			pending--
 		}
+	}
+}
+
+// terminal returns a task's next terminal update, skipping repeated
+// non-terminal ones (updates are delivered at least once).
+func (s *sched) terminal(taskID string) mesos.TaskStatus {
+	s.t.Helper()
+	for {
+		st := s.update(taskID)
+		switch st.GetState() {
+		case mesos.TASK_STAGING, mesos.TASK_STARTING, mesos.TASK_RUNNING, mesos.TASK_KILLING:
+			continue
+		}
+		return st
 	}
 }

@@ -162,4 +162,5 @@ func TestWeights(t *testing.T) {
 		t.Fatal("UPDATE_WEIGHTS with an invalid role was accepted")
 	}
 }
+
 type masterConfig = masterpkg.Config

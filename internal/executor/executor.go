@@ -53,6 +53,10 @@ type Config struct {
 	// Default selects the default executor (task groups) rather than the
 	// command executor.
 	Default bool
+	// Checkpoint is set for frameworks that checkpoint: the executor then
+	// waits for a restarted agent; otherwise it ends its tasks as soon as
+	// it loses the agent, as Mesos's executors do.
+	Checkpoint bool
 }
 
 // DefaultExecutorEnv is set (to "1") by the agent for the default executor.
@@ -67,6 +71,7 @@ func ConfigFromEnv(getenv func(string) string) (Config, error) {
 		Sandbox:       getenv("MESOS_SANDBOX"),
 		ShutdownGrace: 5 * time.Second,
 		Default:       getenv(DefaultExecutorEnv) == "1",
+		Checkpoint:    getenv("MESOS_CHECKPOINT") == "1",
 	}
 	var missing []string
 	for name, v := range map[string]string{"MESOS_FRAMEWORK_ID": c.FrameworkID, "MESOS_EXECUTOR_ID": c.ExecutorID, "MESOS_AGENT_ENDPOINT": c.AgentEndpoint} {
@@ -147,6 +152,8 @@ type taskExecutor struct {
 	unacked   map[string]*mesos.TaskStatus
 	launched  bool
 	shutdown  bool
+	// subscribedOnce is set once a subscription worked.
+	subscribedOnce bool
 }
 
 // RunCommand runs the command executor, or the default executor when
@@ -193,6 +200,7 @@ func (e *taskExecutor) run(ctx context.Context) error {
 				}
 				disconnectedSince = time.Time{}
 				backoff = 100 * time.Millisecond
+				e.subscribedOnce = true
 				e.handle(ev.ev)
 			case x := <-e.exits:
 				e.taskExited(x)
@@ -214,12 +222,18 @@ func (e *taskExecutor) run(ctx context.Context) error {
 				e.killAll(0)
 				return ctx.Err()
 			}
-			if e.done() && len(e.unacked) == 0 {
+			// Done once every update is acknowledged; after SHUTDOWN, once
+			// the tasks have ended: nobody may acknowledge any more.
+			if e.done() && (len(e.unacked) == 0 || e.shutdown) {
 				cancel()
 				return nil
 			}
 		}
 		cancel()
+		if !e.cfg.Checkpoint && e.subscribedOnce {
+			e.killAll(0)
+			return errors.New("lost the agent, and the framework does not checkpoint")
+		}
 		if disconnectedSince.IsZero() {
 			disconnectedSince = time.Now()
 		}

@@ -163,7 +163,10 @@ func (m *Master) reconcileAgent(a *agent, reg *plateaupb.RegisterAgent) {
 	for fwID, tasks := range a.tasks {
 		fw := m.frameworks[fwID]
 		for id, t := range tasks {
-			if reported[fwID+"/"+id] != nil || taskstate.IsTerminal(t.GetState()) {
+			if reported[fwID+"/"+id] != nil {
+				continue
+			}
+			if taskstate.IsTerminal(t.GetState()) {
 				continue
 			}
 			state := mesos.TaskState_TASK_LOST

@@ -1188,6 +1188,147 @@ func (x *UpdateFramework) GetFrameworkInfo() *v1.FrameworkInfo {
 	return nil
 }
 
+// AgentCheckpoint is what an agent keeps in its work dir to come back as
+// itself after a restart (meta/agent.pb).
+type AgentCheckpoint struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	AgentInfo     *v1.AgentInfo          `protobuf:"bytes,1,req,name=agent_info,json=agentInfo" json:"agent_info,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AgentCheckpoint) Reset() {
+	*x = AgentCheckpoint{}
+	mi := &file_plateau_v1_agent_link_proto_msgTypes[16]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AgentCheckpoint) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AgentCheckpoint) ProtoMessage() {}
+
+func (x *AgentCheckpoint) ProtoReflect() protoreflect.Message {
+	mi := &file_plateau_v1_agent_link_proto_msgTypes[16]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AgentCheckpoint.ProtoReflect.Descriptor instead.
+func (*AgentCheckpoint) Descriptor() ([]byte, []int) {
+	return file_plateau_v1_agent_link_proto_rawDescGZIP(), []int{16}
+}
+
+func (x *AgentCheckpoint) GetAgentInfo() *v1.AgentInfo {
+	if x != nil {
+		return x.AgentInfo
+	}
+	return nil
+}
+
+// ExecutorCheckpoint is a running executor of a checkpointing framework
+// (meta/executors/<framework>/<executor>.pb): enough to reconnect to it
+// after the agent restarts.
+type ExecutorCheckpoint struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	FrameworkInfo *v1.FrameworkInfo      `protobuf:"bytes,1,req,name=framework_info,json=frameworkInfo" json:"framework_info,omitempty"`
+	ExecutorInfo  *v1.ExecutorInfo       `protobuf:"bytes,2,req,name=executor_info,json=executorInfo" json:"executor_info,omitempty"`
+	ContainerId   *string                `protobuf:"bytes,3,req,name=container_id,json=containerId" json:"container_id,omitempty"`
+	Directory     *string                `protobuf:"bytes,4,req,name=directory" json:"directory,omitempty"`
+	Pid           *int32                 `protobuf:"varint,5,req,name=pid" json:"pid,omitempty"`
+	Command       *bool                  `protobuf:"varint,6,opt,name=command" json:"command,omitempty"`
+	Tasks         []*v1.Task             `protobuf:"bytes,7,rep,name=tasks" json:"tasks,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ExecutorCheckpoint) Reset() {
+	*x = ExecutorCheckpoint{}
+	mi := &file_plateau_v1_agent_link_proto_msgTypes[17]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ExecutorCheckpoint) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ExecutorCheckpoint) ProtoMessage() {}
+
+func (x *ExecutorCheckpoint) ProtoReflect() protoreflect.Message {
+	mi := &file_plateau_v1_agent_link_proto_msgTypes[17]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ExecutorCheckpoint.ProtoReflect.Descriptor instead.
+func (*ExecutorCheckpoint) Descriptor() ([]byte, []int) {
+	return file_plateau_v1_agent_link_proto_rawDescGZIP(), []int{17}
+}
+
+func (x *ExecutorCheckpoint) GetFrameworkInfo() *v1.FrameworkInfo {
+	if x != nil {
+		return x.FrameworkInfo
+	}
+	return nil
+}
+
+func (x *ExecutorCheckpoint) GetExecutorInfo() *v1.ExecutorInfo {
+	if x != nil {
+		return x.ExecutorInfo
+	}
+	return nil
+}
+
+func (x *ExecutorCheckpoint) GetContainerId() string {
+	if x != nil && x.ContainerId != nil {
+		return *x.ContainerId
+	}
+	return ""
+}
+
+func (x *ExecutorCheckpoint) GetDirectory() string {
+	if x != nil && x.Directory != nil {
+		return *x.Directory
+	}
+	return ""
+}
+
+func (x *ExecutorCheckpoint) GetPid() int32 {
+	if x != nil && x.Pid != nil {
+		return *x.Pid
+	}
+	return 0
+}
+
+func (x *ExecutorCheckpoint) GetCommand() bool {
+	if x != nil && x.Command != nil {
+		return *x.Command
+	}
+	return false
+}
+
+func (x *ExecutorCheckpoint) GetTasks() []*v1.Task {
+	if x != nil {
+		return x.Tasks
+	}
+	return nil
+}
+
 var File_plateau_v1_agent_link_proto protoreflect.FileDescriptor
 
 const file_plateau_v1_agent_link_proto_rawDesc = "" +
@@ -1276,7 +1417,18 @@ const file_plateau_v1_agent_link_proto_rawDesc = "" +
 	"executorId\x12\x12\n" +
 	"\x04data\x18\x03 \x02(\fR\x04data\"Q\n" +
 	"\x0fUpdateFramework\x12>\n" +
-	"\x0eframework_info\x18\x01 \x02(\v2\x17.mesos.v1.FrameworkInfoR\rframeworkInfo2O\n" +
+	"\x0eframework_info\x18\x01 \x02(\v2\x17.mesos.v1.FrameworkInfoR\rframeworkInfo\"E\n" +
+	"\x0fAgentCheckpoint\x122\n" +
+	"\n" +
+	"agent_info\x18\x01 \x02(\v2\x13.mesos.v1.AgentInfoR\tagentInfo\"\xa4\x02\n" +
+	"\x12ExecutorCheckpoint\x12>\n" +
+	"\x0eframework_info\x18\x01 \x02(\v2\x17.mesos.v1.FrameworkInfoR\rframeworkInfo\x12;\n" +
+	"\rexecutor_info\x18\x02 \x02(\v2\x16.mesos.v1.ExecutorInfoR\fexecutorInfo\x12!\n" +
+	"\fcontainer_id\x18\x03 \x02(\tR\vcontainerId\x12\x1c\n" +
+	"\tdirectory\x18\x04 \x02(\tR\tdirectory\x12\x10\n" +
+	"\x03pid\x18\x05 \x02(\x05R\x03pid\x12\x18\n" +
+	"\acommand\x18\x06 \x01(\bR\acommand\x12$\n" +
+	"\x05tasks\x18\a \x03(\v2\x0e.mesos.v1.TaskR\x05tasks2O\n" +
 	"\tAgentLink\x12B\n" +
 	"\aConnect\x12\x18.plateau.v1.AgentMessage\x1a\x19.plateau.v1.MasterMessage(\x010\x01B=Z;github.com/plateau/plateau/internal/api/plateaupb;plateaupb"
 
@@ -1292,7 +1444,7 @@ func file_plateau_v1_agent_link_proto_rawDescGZIP() []byte {
 	return file_plateau_v1_agent_link_proto_rawDescData
 }
 
-var file_plateau_v1_agent_link_proto_msgTypes = make([]protoimpl.MessageInfo, 16)
+var file_plateau_v1_agent_link_proto_msgTypes = make([]protoimpl.MessageInfo, 18)
 var file_plateau_v1_agent_link_proto_goTypes = []any{
 	(*AgentMessage)(nil),                // 0: plateau.v1.AgentMessage
 	(*MasterMessage)(nil),               // 1: plateau.v1.MasterMessage
@@ -1310,20 +1462,22 @@ var file_plateau_v1_agent_link_proto_goTypes = []any{
 	(*ExecutorToFramework)(nil),         // 13: plateau.v1.ExecutorToFramework
 	(*FrameworkToExecutor)(nil),         // 14: plateau.v1.FrameworkToExecutor
 	(*UpdateFramework)(nil),             // 15: plateau.v1.UpdateFramework
-	(*v1.AgentInfo)(nil),                // 16: mesos.v1.AgentInfo
-	(*v1.AgentInfo_Capability)(nil),     // 17: mesos.v1.AgentInfo.Capability
-	(*v1.FrameworkInfo)(nil),            // 18: mesos.v1.FrameworkInfo
-	(*v1.ExecutorInfo)(nil),             // 19: mesos.v1.ExecutorInfo
-	(*v1.Task)(nil),                     // 20: mesos.v1.Task
-	(*v1.AgentID)(nil),                  // 21: mesos.v1.AgentID
-	(*v1.TaskInfo)(nil),                 // 22: mesos.v1.TaskInfo
-	(*v1.TaskGroupInfo)(nil),            // 23: mesos.v1.TaskGroupInfo
-	(*v1.FrameworkID)(nil),              // 24: mesos.v1.FrameworkID
-	(*v1.TaskID)(nil),                   // 25: mesos.v1.TaskID
-	(*v1.KillPolicy)(nil),               // 26: mesos.v1.KillPolicy
-	(*v1.ExecutorID)(nil),               // 27: mesos.v1.ExecutorID
-	(*v1.TaskStatus)(nil),               // 28: mesos.v1.TaskStatus
-	(v1.TaskState)(0),                   // 29: mesos.v1.TaskState
+	(*AgentCheckpoint)(nil),             // 16: plateau.v1.AgentCheckpoint
+	(*ExecutorCheckpoint)(nil),          // 17: plateau.v1.ExecutorCheckpoint
+	(*v1.AgentInfo)(nil),                // 18: mesos.v1.AgentInfo
+	(*v1.AgentInfo_Capability)(nil),     // 19: mesos.v1.AgentInfo.Capability
+	(*v1.FrameworkInfo)(nil),            // 20: mesos.v1.FrameworkInfo
+	(*v1.ExecutorInfo)(nil),             // 21: mesos.v1.ExecutorInfo
+	(*v1.Task)(nil),                     // 22: mesos.v1.Task
+	(*v1.AgentID)(nil),                  // 23: mesos.v1.AgentID
+	(*v1.TaskInfo)(nil),                 // 24: mesos.v1.TaskInfo
+	(*v1.TaskGroupInfo)(nil),            // 25: mesos.v1.TaskGroupInfo
+	(*v1.FrameworkID)(nil),              // 26: mesos.v1.FrameworkID
+	(*v1.TaskID)(nil),                   // 27: mesos.v1.TaskID
+	(*v1.KillPolicy)(nil),               // 28: mesos.v1.KillPolicy
+	(*v1.ExecutorID)(nil),               // 29: mesos.v1.ExecutorID
+	(*v1.TaskStatus)(nil),               // 30: mesos.v1.TaskStatus
+	(v1.TaskState)(0),                   // 31: mesos.v1.TaskState
 }
 var file_plateau_v1_agent_link_proto_depIdxs = []int32{
 	3,  // 0: plateau.v1.AgentMessage.register:type_name -> plateau.v1.RegisterAgent
@@ -1340,43 +1494,47 @@ var file_plateau_v1_agent_link_proto_depIdxs = []int32{
 	14, // 11: plateau.v1.MasterMessage.framework_to_executor:type_name -> plateau.v1.FrameworkToExecutor
 	15, // 12: plateau.v1.MasterMessage.update_framework:type_name -> plateau.v1.UpdateFramework
 	2,  // 13: plateau.v1.MasterMessage.shutdown_agent:type_name -> plateau.v1.ShutdownAgent
-	16, // 14: plateau.v1.RegisterAgent.agent_info:type_name -> mesos.v1.AgentInfo
-	17, // 15: plateau.v1.RegisterAgent.capabilities:type_name -> mesos.v1.AgentInfo.Capability
-	18, // 16: plateau.v1.RegisterAgent.frameworks:type_name -> mesos.v1.FrameworkInfo
-	19, // 17: plateau.v1.RegisterAgent.executors:type_name -> mesos.v1.ExecutorInfo
-	20, // 18: plateau.v1.RegisterAgent.tasks:type_name -> mesos.v1.Task
-	21, // 19: plateau.v1.AgentRegistered.agent_id:type_name -> mesos.v1.AgentID
-	18, // 20: plateau.v1.RunTask.framework:type_name -> mesos.v1.FrameworkInfo
-	22, // 21: plateau.v1.RunTask.task:type_name -> mesos.v1.TaskInfo
-	18, // 22: plateau.v1.RunTaskGroup.framework:type_name -> mesos.v1.FrameworkInfo
-	19, // 23: plateau.v1.RunTaskGroup.executor:type_name -> mesos.v1.ExecutorInfo
-	23, // 24: plateau.v1.RunTaskGroup.task_group:type_name -> mesos.v1.TaskGroupInfo
-	24, // 25: plateau.v1.KillTask.framework_id:type_name -> mesos.v1.FrameworkID
-	25, // 26: plateau.v1.KillTask.task_id:type_name -> mesos.v1.TaskID
-	26, // 27: plateau.v1.KillTask.kill_policy:type_name -> mesos.v1.KillPolicy
-	24, // 28: plateau.v1.ShutdownFramework.framework_id:type_name -> mesos.v1.FrameworkID
-	24, // 29: plateau.v1.ShutdownExecutor.framework_id:type_name -> mesos.v1.FrameworkID
-	27, // 30: plateau.v1.ShutdownExecutor.executor_id:type_name -> mesos.v1.ExecutorID
-	24, // 31: plateau.v1.StatusUpdate.framework_id:type_name -> mesos.v1.FrameworkID
-	28, // 32: plateau.v1.StatusUpdate.status:type_name -> mesos.v1.TaskStatus
-	27, // 33: plateau.v1.StatusUpdate.executor_id:type_name -> mesos.v1.ExecutorID
-	29, // 34: plateau.v1.StatusUpdate.latest_state:type_name -> mesos.v1.TaskState
-	24, // 35: plateau.v1.StatusUpdateAcknowledgement.framework_id:type_name -> mesos.v1.FrameworkID
-	25, // 36: plateau.v1.StatusUpdateAcknowledgement.task_id:type_name -> mesos.v1.TaskID
-	24, // 37: plateau.v1.ExecutorExited.framework_id:type_name -> mesos.v1.FrameworkID
-	27, // 38: plateau.v1.ExecutorExited.executor_id:type_name -> mesos.v1.ExecutorID
-	24, // 39: plateau.v1.ExecutorToFramework.framework_id:type_name -> mesos.v1.FrameworkID
-	27, // 40: plateau.v1.ExecutorToFramework.executor_id:type_name -> mesos.v1.ExecutorID
-	24, // 41: plateau.v1.FrameworkToExecutor.framework_id:type_name -> mesos.v1.FrameworkID
-	27, // 42: plateau.v1.FrameworkToExecutor.executor_id:type_name -> mesos.v1.ExecutorID
-	18, // 43: plateau.v1.UpdateFramework.framework_info:type_name -> mesos.v1.FrameworkInfo
-	0,  // 44: plateau.v1.AgentLink.Connect:input_type -> plateau.v1.AgentMessage
-	1,  // 45: plateau.v1.AgentLink.Connect:output_type -> plateau.v1.MasterMessage
-	45, // [45:46] is the sub-list for method output_type
-	44, // [44:45] is the sub-list for method input_type
-	44, // [44:44] is the sub-list for extension type_name
-	44, // [44:44] is the sub-list for extension extendee
-	0,  // [0:44] is the sub-list for field type_name
+	18, // 14: plateau.v1.RegisterAgent.agent_info:type_name -> mesos.v1.AgentInfo
+	19, // 15: plateau.v1.RegisterAgent.capabilities:type_name -> mesos.v1.AgentInfo.Capability
+	20, // 16: plateau.v1.RegisterAgent.frameworks:type_name -> mesos.v1.FrameworkInfo
+	21, // 17: plateau.v1.RegisterAgent.executors:type_name -> mesos.v1.ExecutorInfo
+	22, // 18: plateau.v1.RegisterAgent.tasks:type_name -> mesos.v1.Task
+	23, // 19: plateau.v1.AgentRegistered.agent_id:type_name -> mesos.v1.AgentID
+	20, // 20: plateau.v1.RunTask.framework:type_name -> mesos.v1.FrameworkInfo
+	24, // 21: plateau.v1.RunTask.task:type_name -> mesos.v1.TaskInfo
+	20, // 22: plateau.v1.RunTaskGroup.framework:type_name -> mesos.v1.FrameworkInfo
+	21, // 23: plateau.v1.RunTaskGroup.executor:type_name -> mesos.v1.ExecutorInfo
+	25, // 24: plateau.v1.RunTaskGroup.task_group:type_name -> mesos.v1.TaskGroupInfo
+	26, // 25: plateau.v1.KillTask.framework_id:type_name -> mesos.v1.FrameworkID
+	27, // 26: plateau.v1.KillTask.task_id:type_name -> mesos.v1.TaskID
+	28, // 27: plateau.v1.KillTask.kill_policy:type_name -> mesos.v1.KillPolicy
+	26, // 28: plateau.v1.ShutdownFramework.framework_id:type_name -> mesos.v1.FrameworkID
+	26, // 29: plateau.v1.ShutdownExecutor.framework_id:type_name -> mesos.v1.FrameworkID
+	29, // 30: plateau.v1.ShutdownExecutor.executor_id:type_name -> mesos.v1.ExecutorID
+	26, // 31: plateau.v1.StatusUpdate.framework_id:type_name -> mesos.v1.FrameworkID
+	30, // 32: plateau.v1.StatusUpdate.status:type_name -> mesos.v1.TaskStatus
+	29, // 33: plateau.v1.StatusUpdate.executor_id:type_name -> mesos.v1.ExecutorID
+	31, // 34: plateau.v1.StatusUpdate.latest_state:type_name -> mesos.v1.TaskState
+	26, // 35: plateau.v1.StatusUpdateAcknowledgement.framework_id:type_name -> mesos.v1.FrameworkID
+	27, // 36: plateau.v1.StatusUpdateAcknowledgement.task_id:type_name -> mesos.v1.TaskID
+	26, // 37: plateau.v1.ExecutorExited.framework_id:type_name -> mesos.v1.FrameworkID
+	29, // 38: plateau.v1.ExecutorExited.executor_id:type_name -> mesos.v1.ExecutorID
+	26, // 39: plateau.v1.ExecutorToFramework.framework_id:type_name -> mesos.v1.FrameworkID
+	29, // 40: plateau.v1.ExecutorToFramework.executor_id:type_name -> mesos.v1.ExecutorID
+	26, // 41: plateau.v1.FrameworkToExecutor.framework_id:type_name -> mesos.v1.FrameworkID
+	29, // 42: plateau.v1.FrameworkToExecutor.executor_id:type_name -> mesos.v1.ExecutorID
+	20, // 43: plateau.v1.UpdateFramework.framework_info:type_name -> mesos.v1.FrameworkInfo
+	18, // 44: plateau.v1.AgentCheckpoint.agent_info:type_name -> mesos.v1.AgentInfo
+	20, // 45: plateau.v1.ExecutorCheckpoint.framework_info:type_name -> mesos.v1.FrameworkInfo
+	21, // 46: plateau.v1.ExecutorCheckpoint.executor_info:type_name -> mesos.v1.ExecutorInfo
+	22, // 47: plateau.v1.ExecutorCheckpoint.tasks:type_name -> mesos.v1.Task
+	0,  // 48: plateau.v1.AgentLink.Connect:input_type -> plateau.v1.AgentMessage
+	1,  // 49: plateau.v1.AgentLink.Connect:output_type -> plateau.v1.MasterMessage
+	49, // [49:50] is the sub-list for method output_type
+	48, // [48:49] is the sub-list for method input_type
+	48, // [48:48] is the sub-list for extension type_name
+	48, // [48:48] is the sub-list for extension extendee
+	0,  // [0:48] is the sub-list for field type_name
 }
 
 func init() { file_plateau_v1_agent_link_proto_init() }
@@ -1408,7 +1566,7 @@ func file_plateau_v1_agent_link_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_plateau_v1_agent_link_proto_rawDesc), len(file_plateau_v1_agent_link_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   16,
+			NumMessages:   18,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

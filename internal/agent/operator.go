@@ -6,7 +6,6 @@ import (
 
 	"google.golang.org/protobuf/proto"
 
-	"github.com/plateau/plateau/internal/api/codec"
 	mesos "github.com/plateau/plateau/internal/api/mesos/v1"
 	agentpb "github.com/plateau/plateau/internal/api/mesos/v1/agent"
 	"github.com/plateau/plateau/internal/containerizer"
@@ -18,19 +17,12 @@ import (
 // serveOperator is POST /api/v1 on the agent: the agent operator API's
 // read calls. The others answer 501 Not Implemented.
 func (a *Agent) serveOperator(w http.ResponseWriter, r *http.Request) {
-	if !httpapi.RequirePOST(w, r) {
-		return
-	}
 	call := &agentpb.Call{}
-	if err := httpapi.Decode(r, call); err != nil {
-		httpapi.WriteError(w, err)
+	enc, ok := httpapi.DecodeCall(w, r, call)
+	if !ok {
 		return
 	}
-	enc, err := codec.ForAccept(r.Header.Get("Accept"))
-	if err != nil {
-		httpapi.WriteError(w, err)
-		return
-	}
+	var err error
 	resp := &agentpb.Response{Type: agentpb.Response_Type(agentpb.Response_Type_value[call.GetType().String()]).Enum()}
 	var containers []containerEntry
 	switch call.GetType() {
@@ -91,13 +83,7 @@ func (a *Agent) serveOperator(w http.ResponseWriter, r *http.Request) {
 			resp.GetContainers.Containers = append(resp.GetContainers.Containers, pc)
 		}
 	}
-	body, err := enc.Marshal(resp)
-	if err != nil {
-		httpapi.WriteError(w, err)
-		return
-	}
-	w.Header().Set("Content-Type", enc.ContentType())
-	_, _ = w.Write(body)
+	httpapi.WriteMessage(w, enc, resp)
 }
 
 type containerEntry struct {

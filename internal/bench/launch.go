@@ -8,8 +8,9 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"sort"
 	"time"
+
+	"github.com/plateau/plateau/internal/stats"
 
 	"github.com/plateau/plateau/internal/agent"
 
@@ -99,7 +100,7 @@ func Launch(ctx context.Context, opts LaunchOptions) (LaunchResult, error) {
 	}
 	res.Seconds = time.Since(start).Seconds()
 	res.TasksPerSecond = float64(opts.Tasks) / res.Seconds
-	res.RunningP50Ms, res.RunningP99Ms = percentile(running, 50), percentile(running, 99)
+	res.RunningP50Ms, res.RunningP99Ms = stats.PercentileMs(running, 50), stats.PercentileMs(running, 99)
 	res.Failed = failed
 	// Latency: one task at a time.
 	if opts.Single > 0 {
@@ -112,22 +113,9 @@ func Launch(ctx context.Context, opts LaunchOptions) (LaunchResult, error) {
 			single = append(single, d...)
 			res.Failed += f
 		}
-		res.SingleP50Ms, res.SingleP99Ms = percentile(single, 50), percentile(single, 99)
+		res.SingleP50Ms, res.SingleP99Ms = stats.PercentileMs(single, 50), stats.PercentileMs(single, 99)
 	}
 	return res, nil
-}
-
-func percentile(ds []time.Duration, p int) float64 {
-	if len(ds) == 0 {
-		return 0
-	}
-	s := append([]time.Duration(nil), ds...)
-	sort.Slice(s, func(i, j int) bool { return s[i] < s[j] })
-	i := (len(s)*p + 99) / 100
-	if i > 0 {
-		i--
-	}
-	return float64(s[i].Microseconds()) / 1000
 }
 
 // launcher is a minimal framework that launches tasks as fast as offers

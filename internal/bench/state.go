@@ -9,6 +9,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/plateau/plateau/internal/stats"
+
 	"google.golang.org/protobuf/proto"
 
 	mesos "github.com/plateau/plateau/internal/api/mesos/v1"
@@ -116,9 +118,9 @@ func State(ctx context.Context, o StateOptions) (StateResult, error) {
 	}
 	close(done)
 	wg.Wait()
-	res.StateP50Ms, res.StateP99Ms = percentile(states, 50), percentile(states, 99)
+	res.StateP50Ms, res.StateP99Ms = stats.PercentileMs(states, 50), stats.PercentileMs(states, 99)
 	res.SchedulerCalls = len(calls)
-	res.SchedulerCallP50Ms, res.SchedulerCallP99Ms = percentile(calls, 50), percentile(calls, 99)
-	res.SchedulerCallMaxMs = percentile(calls, 100)
+	res.SchedulerCallP50Ms, res.SchedulerCallP99Ms = stats.PercentileMs(calls, 50), stats.PercentileMs(calls, 99)
+	res.SchedulerCallMaxMs = stats.PercentileMs(calls, 100)
 	return res, nil
 }

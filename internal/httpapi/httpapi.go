@@ -100,3 +100,33 @@ func WriteJSON(w http.ResponseWriter, v any) {
 	w.Header().Set("Content-Type", "application/json")
 	_ = json.NewEncoder(w).Encode(v)
 }
+
+// DecodeCall is the start of every v1 API handler: POST only, the call
+// decoded in its Content-Type's encoding, and the response codec chosen
+// from Accept. On failure it has answered and returns false.
+func DecodeCall(w http.ResponseWriter, r *http.Request, call proto.Message) (codec.Codec, bool) {
+	if !RequirePOST(w, r) {
+		return nil, false
+	}
+	if err := Decode(r, call); err != nil {
+		WriteError(w, err)
+		return nil, false
+	}
+	enc, err := codec.ForAccept(r.Header.Get("Accept"))
+	if err != nil {
+		WriteError(w, err)
+		return nil, false
+	}
+	return enc, true
+}
+
+// WriteMessage answers with msg in the encoding enc.
+func WriteMessage(w http.ResponseWriter, enc codec.Codec, msg proto.Message) {
+	body, err := enc.Marshal(msg)
+	if err != nil {
+		WriteError(w, err)
+		return
+	}
+	w.Header().Set("Content-Type", enc.ContentType())
+	_, _ = w.Write(body)
+}

@@ -22,17 +22,9 @@ import (
 // serveOperator is POST /api/v1, the v1 operator API. Read-only calls are
 // answered from a snapshot, built outside the master's loop.
 func (m *Master) serveOperator(w http.ResponseWriter, r *http.Request) {
-	if !httpapi.RequirePOST(w, r) {
-		return
-	}
 	call := &masterpb.Call{}
-	if err := httpapi.Decode(r, call); err != nil {
-		httpapi.WriteError(w, err)
-		return
-	}
-	enc, err := codec.ForAccept(r.Header.Get("Accept"))
-	if err != nil {
-		httpapi.WriteError(w, err)
+	enc, ok := httpapi.DecodeCall(w, r, call)
+	if !ok {
 		return
 	}
 	start := time.Now()
@@ -52,13 +44,7 @@ func (m *Master) serveOperator(w http.ResponseWriter, r *http.Request) {
 		w.WriteHeader(http.StatusAccepted)
 		return
 	}
-	body, err := enc.Marshal(resp)
-	if err != nil {
-		httpapi.WriteError(w, err)
-		return
-	}
-	w.Header().Set("Content-Type", enc.ContentType())
-	_, _ = w.Write(body)
+	httpapi.WriteMessage(w, enc, resp)
 }
 
 // operatorCall answers one call; a nil response means 202 Accepted.

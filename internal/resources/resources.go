@@ -184,33 +184,22 @@ func normalized(r *mesos.Resource) *mesos.Resource {
 // Subtract returns rs - other. Parts of other that rs does not hold are
 // ignored; scalars never go below zero.
 func (rs Resources) Subtract(other []*mesos.Resource) Resources {
-	out := make(Resources, len(rs))
-	copy(out, rs)
-	for _, r := range other {
-		for i, have := range out {
-			if addable(have, r) {
-				left := minus(have, r)
-				if isEmpty(left) {
-					out = append(out[:i], out[i+1:]...)
-				} else {
-					out[i] = left
-				}
-				break
-			}
-		}
-	}
-	return out
+	return rs.subtract(other, addable)
 }
 
 // SubtractAllocated returns rs - other where rs is unallocated and other
 // is the same resources allocated to roles: allocation info is ignored,
 // and nothing is copied to drop it.
 func (rs Resources) SubtractAllocated(other []*mesos.Resource) Resources {
+	return rs.subtract(other, addableIgnoringAllocation)
+}
+
+func (rs Resources) subtract(other []*mesos.Resource, matches func(a, b *mesos.Resource) bool) Resources {
 	out := make(Resources, len(rs))
 	copy(out, rs)
 	for _, r := range other {
 		for i, have := range out {
-			if addableIgnoringAllocation(have, r) {
+			if matches(have, r) {
 				left := minus(have, r)
 				if isEmpty(left) {
 					out = append(out[:i], out[i+1:]...)

@@ -6,8 +6,9 @@ import (
 	"context"
 	"fmt"
 	"runtime"
-	"sort"
 	"time"
+
+	"github.com/plateau/plateau/internal/stats"
 
 	"github.com/plateau/plateau/internal/allocator"
 	"github.com/plateau/plateau/internal/resources"
@@ -23,17 +24,17 @@ type Options struct {
 
 // Result is one JSON line of figures.
 type Result struct {
-	Agents              int     `json:"agents"`
-	Frameworks          int     `json:"frameworks"`
-	Roles               int     `json:"roles"`
-	FullCycleP50Ms      float64 `json:"full_cycle_p50_ms"`
-	FullCycleP99Ms      float64 `json:"full_cycle_p99_ms"`
-	OneAgentCycleP50Ms  float64 `json:"one_agent_freed_cycle_p50_ms"`
-	OneAgentCycleP99Ms  float64 `json:"one_agent_freed_cycle_p99_ms"`
-	OffersPerFullCycle  int     `json:"offers_per_full_cycle"`
-	AllocationsPerSec   float64 `json:"allocations_per_second"`
-	HeapInUseMB         float64 `json:"heap_in_use_mb"`
-	GOMAXPROCS          int     `json:"gomaxprocs"`
+	Agents             int     `json:"agents"`
+	Frameworks         int     `json:"frameworks"`
+	Roles              int     `json:"roles"`
+	FullCycleP50Ms     float64 `json:"full_cycle_p50_ms"`
+	FullCycleP99Ms     float64 `json:"full_cycle_p99_ms"`
+	OneAgentCycleP50Ms float64 `json:"one_agent_freed_cycle_p50_ms"`
+	OneAgentCycleP99Ms float64 `json:"one_agent_freed_cycle_p99_ms"`
+	OffersPerFullCycle int     `json:"offers_per_full_cycle"`
+	AllocationsPerSec  float64 `json:"allocations_per_second"`
+	HeapInUseMB        float64 `json:"heap_in_use_mb"`
+	GOMAXPROCS         int     `json:"gomaxprocs"`
 }
 
 // Build makes an allocator with the given agents (16 cpus, 64 GB, disk,
@@ -99,23 +100,10 @@ func Run(ctx context.Context, o Options) (Result, error) {
 	var ms runtime.MemStats
 	runtime.ReadMemStats(&ms)
 	res.HeapInUseMB = float64(ms.HeapInuse) / (1 << 20)
-	res.FullCycleP50Ms, res.FullCycleP99Ms = pct(full, 50), pct(full, 99)
-	res.OneAgentCycleP50Ms, res.OneAgentCycleP99Ms = pct(one, 50), pct(one, 99)
+	res.FullCycleP50Ms, res.FullCycleP99Ms = stats.PercentileMs(full, 50), stats.PercentileMs(full, 99)
+	res.OneAgentCycleP50Ms, res.OneAgentCycleP99Ms = stats.PercentileMs(one, 50), stats.PercentileMs(one, 99)
 	if allocTime > 0 {
 		res.AllocationsPerSec = float64(allocations) / allocTime.Seconds()
 	}
 	return res, nil
-}
-
-func pct(ds []time.Duration, p int) float64 {
-	if len(ds) == 0 {
-		return 0
-	}
-	s := append([]time.Duration(nil), ds...)
-	sort.Slice(s, func(i, j int) bool { return s[i] < s[j] })
-	i := (len(s)*p + 99) / 100
-	if i > 0 {
-		i--
-	}
-	return float64(s[i].Microseconds()) / 1000
 }

@@ -66,6 +66,7 @@ var commands = map[string]command{
 	"frameworks": {"list the cluster's frameworks", runFrameworks},
 	"tasks":      {"list the cluster's tasks", runTasks},
 	"roles":      {"list the cluster's roles with their weights and use", runRoles},
+	"quota":      {"list roles' quota guarantees and limits", runQuota},
 	"task":       {"a task's sandbox: task log ID [--follow] [--stderr], task ls ID [PATH]", runTask},
 }
 

@@ -395,3 +395,34 @@ func runAgentVerb(ctx context.Context, env Env, verb string, args []string) erro
 	fmt.Fprintf(env.Stdout, "agent %s: %s requested\n", id, verb)
 	return nil
 }
+
+func runQuota(ctx context.Context, env Env, args []string) error {
+	f, _, err := parseInspect("quota", "quota [--master HOST:PORT] [--json]", env, args)
+	if err != nil {
+		return err
+	}
+	resp, err := (&client.Operator{Master: f.master}).Call(ctx, &masterpb.Call{Type: masterpb.Call_GET_QUOTA.Enum()})
+	if err != nil {
+		return fmt.Errorf("asking %s: %w", f.master, err)
+	}
+	if f.json {
+		return printJSON(env.Stdout, model.Proto(resp.GetGetQuota().GetStatus()))
+	}
+	render := func(m map[string]*mesos.Value_Scalar) string {
+		var parts []string
+		for name, v := range m {
+			parts = append(parts, fmt.Sprintf("%s:%g", name, v.GetValue()))
+		}
+		sort.Strings(parts)
+		if len(parts) == 0 {
+			return "-"
+		}
+		return strings.Join(parts, ";")
+	}
+	var rows [][]string
+	for _, q := range resp.GetGetQuota().GetStatus().GetConfigs() {
+		rows = append(rows, []string{q.GetRole(), render(q.GetGuarantees()), render(q.GetLimits())})
+	}
+	table(env.Stdout, "ROLE\tGUARANTEES\tLIMITS", rows)
+	return nil
+}

@@ -114,7 +114,11 @@ func TestAgentVerbsAndRoles(t *testing.T) {
 	c := cluster.Start(t, cluster.Options{})
 	launchTask(t, c.MasterAddr(), "to-drain", "sleep 1000")
 	m := []string{"--master", c.MasterAddr()}
-	code, out, _ := run(t, nil, append([]string{"roles"}, m...)...)
+	code, out, _ := run(t, nil, append([]string{"quota"}, m...)...)
+	if code != 0 || !strings.Contains(out, "GUARANTEES") {
+		t.Fatalf("quota: %d %q", code, out)
+	}
+	code, out, _ = run(t, nil, append([]string{"roles"}, m...)...)
 	if code != 0 || !strings.Contains(out, "*") || !strings.Contains(out, "0.5") {
 		t.Fatalf("roles: %d %q", code, out)
 	}

@@ -5,6 +5,9 @@ import (
 	"sort"
 	"strconv"
 
+	"github.com/plateau/plateau/internal/api/codec"
+	"github.com/plateau/plateau/internal/api/mesos/v1/quota"
+
 	"github.com/plateau/plateau/internal/httpapi"
 	"github.com/plateau/plateau/internal/model"
 )
@@ -227,4 +230,14 @@ func (m *Master) serveTeardown(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	w.WriteHeader(http.StatusOK)
+}
+
+// serveQuota is GET /master/quota: the QuotaStatus in Mesos's JSON.
+func (m *Master) serveQuota(w http.ResponseWriter, r *http.Request) {
+	var st *quota.QuotaStatus
+	if err := m.do(r.Context(), func() { st = m.quotaStatus() }); err != nil {
+		httpapi.WriteError(w, err)
+		return
+	}
+	httpapi.WriteMessage(w, codec.JSON, st)
 }

@@ -19,6 +19,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/plateau/plateau/internal/api/mesos/v1/quota"
+
 	"google.golang.org/grpc/keepalive"
 
 	"github.com/plateau/plateau/internal/registry"
@@ -73,6 +75,7 @@ type Master struct {
 	recovered   *plateaupb.Registry // what the registry held at start
 	filters     expiries            // refusal filter expiry times
 	weights     map[string]float64  // roles' weights other than 1
+	quotas      map[string]*quota.QuotaConfig
 	// subscribers are the operator API's event streams.
 	subscribers    map[int]*queue.Queue[*masterpb.Event]
 	nextSubscriber int
@@ -138,6 +141,8 @@ func New(cfg Config, opts ...Option) (*Master, error) {
 	if m.alloc == nil {
 		m.alloc = allocator.New(allocator.Options{Weights: m.weights})
 	}
+	m.quotas = map[string]*quota.QuotaConfig{}
+	m.setQuota(recovered.GetQuotas())
 	ln, err := net.Listen("tcp", net.JoinHostPort(cfg.IP, strconv.Itoa(cfg.Port)))
 	m.recovered = recovered
 	if err != nil {

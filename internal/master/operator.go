@@ -151,6 +151,19 @@ func (m *Master) operatorCall(r *http.Request, call *masterpb.Call) (*masterpb.R
 			return nil, httpapi.Errorf(http.StatusServiceUnavailable, "%v", recordErr)
 		}
 		return nil, nil
+	case masterpb.Call_GET_QUOTA:
+		if err := m.do(r.Context(), func() { resp.GetQuota = &masterpb.Response_GetQuota{Status: m.quotaStatus()} }); err != nil {
+			return nil, err
+		}
+	case masterpb.Call_UPDATE_QUOTA:
+		var err error
+		if doErr := m.do(r.Context(), func() { err = m.updateQuota(call.GetUpdateQuota().GetQuotaConfigs()) }); doErr != nil {
+			return nil, doErr
+		}
+		if err != nil {
+			return nil, err
+		}
+		return nil, nil
 	case masterpb.Call_GET_MASTER:
 		resp.GetMaster = &masterpb.Response_GetMaster{MasterInfo: m.info, StartTime: proto.Float64(seconds(m.start)), ElectedTime: proto.Float64(seconds(m.start))}
 	case masterpb.Call_TEARDOWN:

@@ -30,6 +30,7 @@ func (m *Master) routes() http.Handler {
 		"/master/roles":         m.serveRoles,
 		"/master/weights":       m.serveWeights,
 		"/master/flags":         m.serveFlags,
+		"/master/quota":         m.serveQuota,
 	} {
 		mux.HandleFunc("GET "+path, h)
 		mux.HandleFunc("GET "+path+".json", h)

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/plateau/plateau/internal/api/mesos/v1/quota"
+
 	bolt "go.etcd.io/bbolt"
 	"google.golang.org/protobuf/proto"
 
@@ -22,6 +24,7 @@ var (
 	bucketAgents     = []byte("agents")
 	bucketFrameworks = []byte("frameworks")
 	bucketWeights    = []byte("weights")
+	bucketQuotas     = []byte("quotas")
 )
 
 // OpenBolt opens (or creates) the registry file.
@@ -31,7 +34,7 @@ func OpenBolt(path string) (*Bolt, error) {
 		return nil, fmt.Errorf("registry: opening %s: %w", path, err)
 	}
 	err = db.Update(func(tx *bolt.Tx) error {
-		for _, b := range [][]byte{bucketAgents, bucketFrameworks, bucketWeights} {
+		for _, b := range [][]byte{bucketAgents, bucketFrameworks, bucketWeights, bucketQuotas} {
 			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
 				return err
 			}
@@ -64,6 +67,16 @@ func (b *Bolt) Apply(_ context.Context, e *plateaupb.RegistryEntry) error {
 			return put(bucketFrameworks, x.AddFramework.GetId().GetValue(), x.AddFramework)
 		case *plateaupb.RegistryEntry_RemoveFramework:
 			return tx.Bucket(bucketFrameworks).Delete([]byte(x.RemoveFramework.GetValue()))
+		case *plateaupb.RegistryEntry_UpdateQuota:
+			for _, q := range x.UpdateQuota.GetConfigs() {
+				if len(q.GetGuarantees()) == 0 && len(q.GetLimits()) == 0 {
+					if err := tx.Bucket(bucketQuotas).Delete([]byte(q.GetRole())); err != nil {
+						return err
+					}
+				} else if err := put(bucketQuotas, q.GetRole(), q); err != nil {
+					return err
+				}
+			}
 		case *plateaupb.RegistryEntry_UpdateWeights:
 			for _, w := range x.UpdateWeights.GetWeights() {
 				if err := put(bucketWeights, w.GetRole(), w); err != nil {
@@ -93,6 +106,13 @@ func (b *Bolt) Load() (*plateaupb.Registry, error) {
 			f := &mesos.FrameworkInfo{}
 			reg.Frameworks = append(reg.Frameworks, f)
 			return proto.Unmarshal(v, f)
+		}); err != nil {
+			return err
+		}
+		if err := each(bucketQuotas, func(v []byte) error {
+			q := &quota.QuotaConfig{}
+			reg.Quotas = append(reg.Quotas, q)
+			return proto.Unmarshal(v, q)
 		}); err != nil {
 			return err
 		}

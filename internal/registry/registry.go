@@ -9,6 +9,8 @@ import (
 	"context"
 	"sort"
 
+	"github.com/plateau/plateau/internal/api/mesos/v1/quota"
+
 	"google.golang.org/protobuf/proto"
 
 	mesos "github.com/plateau/plateau/internal/api/mesos/v1"
@@ -37,6 +39,14 @@ func Apply(r *plateaupb.Registry, e *plateaupb.RegistryEntry) {
 		r.Frameworks = upsert(r.Frameworks, x.AddFramework, func(f *mesos.FrameworkInfo) string { return f.GetId().GetValue() })
 	case *plateaupb.RegistryEntry_RemoveFramework:
 		r.Frameworks = remove(r.Frameworks, x.RemoveFramework.GetValue(), func(f *mesos.FrameworkInfo) string { return f.GetId().GetValue() })
+	case *plateaupb.RegistryEntry_UpdateQuota:
+		for _, q := range x.UpdateQuota.GetConfigs() {
+			if len(q.GetGuarantees()) == 0 && len(q.GetLimits()) == 0 {
+				r.Quotas = remove(r.Quotas, q.GetRole(), func(q *quota.QuotaConfig) string { return q.GetRole() })
+			} else {
+				r.Quotas = upsert(r.Quotas, q, func(q *quota.QuotaConfig) string { return q.GetRole() })
+			}
+		}
 	case *plateaupb.RegistryEntry_UpdateWeights:
 		for _, w := range x.UpdateWeights.GetWeights() {
 			r.Weights = upsert(r.Weights, w, func(w *mesos.WeightInfo) string { return w.GetRole() })

@@ -5,6 +5,8 @@ import (
 	"path/filepath"
 	"testing"
 
+	"github.com/plateau/plateau/internal/api/mesos/v1/quota"
+
 	"google.golang.org/protobuf/proto"
 
 	mesos "github.com/plateau/plateau/internal/api/mesos/v1"
@@ -24,11 +26,19 @@ func entries() []*plateaupb.RegistryEntry {
 		return &plateaupb.RegistryEntry{Entry: &plateaupb.RegistryEntry_UpdateWeights{UpdateWeights: &plateaupb.WeightsUpdate{
 			Weights: []*mesos.WeightInfo{{Role: proto.String(role), Weight: proto.Float64(w)}}}}}
 	}
+	quotaEntry := func(role string, cpus float64) *plateaupb.RegistryEntry {
+		q := &quota.QuotaConfig{Role: proto.String(role)}
+		if cpus > 0 {
+			q.Guarantees = map[string]*mesos.Value_Scalar{"cpus": {Value: proto.Float64(cpus)}}
+		}
+		return &plateaupb.RegistryEntry{Entry: &plateaupb.RegistryEntry_UpdateQuota{UpdateQuota: &plateaupb.QuotaUpdate{Configs: []*quota.QuotaConfig{q}}}}
+	}
 	return []*plateaupb.RegistryEntry{
 		agent("S1"), agent("S0"), agent("S2"), fw("F1"), fw("F0"),
 		{Entry: &plateaupb.RegistryEntry_RemoveAgent{RemoveAgent: &mesos.AgentID{Value: proto.String("S1")}}},
 		{Entry: &plateaupb.RegistryEntry_RemoveFramework{RemoveFramework: &mesos.FrameworkID{Value: proto.String("F0")}}},
 		weights("prod", 3), weights("dev", 1), weights("prod", 2),
+		quotaEntry("prod", 4), quotaEntry("dev", 1), quotaEntry("dev", 0),
 		{}, // an entry this version does not know is ignored
 	}
 }
@@ -48,6 +58,7 @@ func TestApply(t *testing.T) {
 			{Role: proto.String("dev"), Weight: proto.Float64(1)},
 			{Role: proto.String("prod"), Weight: proto.Float64(2)},
 		},
+		Quotas: []*quota.QuotaConfig{{Role: proto.String("prod"), Guarantees: map[string]*mesos.Value_Scalar{"cpus": {Value: proto.Float64(4)}}}},
 	}
 	if !proto.Equal(&reg, want) {
 		t.Fatalf("registry %v\nwant %v", &reg, want)

@@ -12,6 +12,7 @@ package plateaupb
 
 import (
 	v1 "github.com/plateau/plateau/internal/api/mesos/v1"
+	quota "github.com/plateau/plateau/internal/api/mesos/v1/quota"
 	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
 	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
 	reflect "reflect"
@@ -34,7 +35,9 @@ type Registry struct {
 	// Frameworks that subscribed and were not torn down.
 	Frameworks []*v1.FrameworkInfo `protobuf:"bytes,2,rep,name=frameworks" json:"frameworks,omitempty"`
 	// Roles' weights (--weights and UPDATE_WEIGHTS).
-	Weights       []*v1.WeightInfo `protobuf:"bytes,3,rep,name=weights" json:"weights,omitempty"`
+	Weights []*v1.WeightInfo `protobuf:"bytes,3,rep,name=weights" json:"weights,omitempty"`
+	// Roles' quota (UPDATE_QUOTA).
+	Quotas        []*quota.QuotaConfig `protobuf:"bytes,4,rep,name=quotas" json:"quotas,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -90,6 +93,13 @@ func (x *Registry) GetWeights() []*v1.WeightInfo {
 	return nil
 }
 
+func (x *Registry) GetQuotas() []*quota.QuotaConfig {
+	if x != nil {
+		return x.Quotas
+	}
+	return nil
+}
+
 // RegistryEntry is one change to the registry. Entries are applied in
 // order by a deterministic function (registry.Apply); an unknown entry is
 // ignored, so that older masters can read newer logs.
@@ -102,6 +112,7 @@ type RegistryEntry struct {
 	//	*RegistryEntry_AddFramework
 	//	*RegistryEntry_RemoveFramework
 	//	*RegistryEntry_UpdateWeights
+	//	*RegistryEntry_UpdateQuota
 	Entry         isRegistryEntry_Entry `protobuf_oneof:"entry"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -189,6 +200,15 @@ func (x *RegistryEntry) GetUpdateWeights() *WeightsUpdate {
 	return nil
 }
 
+func (x *RegistryEntry) GetUpdateQuota() *QuotaUpdate {
+	if x != nil {
+		if x, ok := x.Entry.(*RegistryEntry_UpdateQuota); ok {
+			return x.UpdateQuota
+		}
+	}
+	return nil
+}
+
 type isRegistryEntry_Entry interface {
 	isRegistryEntry_Entry()
 }
@@ -213,6 +233,10 @@ type RegistryEntry_UpdateWeights struct {
 	UpdateWeights *WeightsUpdate `protobuf:"bytes,5,opt,name=update_weights,json=updateWeights,oneof"`
 }
 
+type RegistryEntry_UpdateQuota struct {
+	UpdateQuota *QuotaUpdate `protobuf:"bytes,6,opt,name=update_quota,json=updateQuota,oneof"`
+}
+
 func (*RegistryEntry_AdmitAgent) isRegistryEntry_Entry() {}
 
 func (*RegistryEntry_RemoveAgent) isRegistryEntry_Entry() {}
@@ -222,6 +246,8 @@ func (*RegistryEntry_AddFramework) isRegistryEntry_Entry() {}
 func (*RegistryEntry_RemoveFramework) isRegistryEntry_Entry() {}
 
 func (*RegistryEntry_UpdateWeights) isRegistryEntry_Entry() {}
+
+func (*RegistryEntry_UpdateQuota) isRegistryEntry_Entry() {}
 
 type WeightsUpdate struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
@@ -267,28 +293,78 @@ func (x *WeightsUpdate) GetWeights() []*v1.WeightInfo {
 	return nil
 }
 
+// QuotaUpdate sets roles' quota; a config with no guarantees and no limits
+// removes the role's quota.
+type QuotaUpdate struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Configs       []*quota.QuotaConfig   `protobuf:"bytes,1,rep,name=configs" json:"configs,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *QuotaUpdate) Reset() {
+	*x = QuotaUpdate{}
+	mi := &file_plateau_v1_registry_proto_msgTypes[3]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *QuotaUpdate) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*QuotaUpdate) ProtoMessage() {}
+
+func (x *QuotaUpdate) ProtoReflect() protoreflect.Message {
+	mi := &file_plateau_v1_registry_proto_msgTypes[3]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use QuotaUpdate.ProtoReflect.Descriptor instead.
+func (*QuotaUpdate) Descriptor() ([]byte, []int) {
+	return file_plateau_v1_registry_proto_rawDescGZIP(), []int{3}
+}
+
+func (x *QuotaUpdate) GetConfigs() []*quota.QuotaConfig {
+	if x != nil {
+		return x.Configs
+	}
+	return nil
+}
+
 var File_plateau_v1_registry_proto protoreflect.FileDescriptor
 
 const file_plateau_v1_registry_proto_rawDesc = "" +
 	"\n" +
 	"\x19plateau/v1/registry.proto\x12\n" +
-	"plateau.v1\x1a\x14mesos/v1/mesos.proto\"\xa0\x01\n" +
+	"plateau.v1\x1a\x14mesos/v1/mesos.proto\x1a\x1amesos/v1/quota/quota.proto\"\xd5\x01\n" +
 	"\bRegistry\x12+\n" +
 	"\x06agents\x18\x01 \x03(\v2\x13.mesos.v1.AgentInfoR\x06agents\x127\n" +
 	"\n" +
 	"frameworks\x18\x02 \x03(\v2\x17.mesos.v1.FrameworkInfoR\n" +
 	"frameworks\x12.\n" +
-	"\aweights\x18\x03 \x03(\v2\x14.mesos.v1.WeightInfoR\aweights\"\xd0\x02\n" +
+	"\aweights\x18\x03 \x03(\v2\x14.mesos.v1.WeightInfoR\aweights\x123\n" +
+	"\x06quotas\x18\x04 \x03(\v2\x1b.mesos.v1.quota.QuotaConfigR\x06quotas\"\x8e\x03\n" +
 	"\rRegistryEntry\x126\n" +
 	"\vadmit_agent\x18\x01 \x01(\v2\x13.mesos.v1.AgentInfoH\x00R\n" +
 	"admitAgent\x126\n" +
 	"\fremove_agent\x18\x02 \x01(\v2\x11.mesos.v1.AgentIDH\x00R\vremoveAgent\x12>\n" +
 	"\radd_framework\x18\x03 \x01(\v2\x17.mesos.v1.FrameworkInfoH\x00R\faddFramework\x12B\n" +
 	"\x10remove_framework\x18\x04 \x01(\v2\x15.mesos.v1.FrameworkIDH\x00R\x0fremoveFramework\x12B\n" +
-	"\x0eupdate_weights\x18\x05 \x01(\v2\x19.plateau.v1.WeightsUpdateH\x00R\rupdateWeightsB\a\n" +
+	"\x0eupdate_weights\x18\x05 \x01(\v2\x19.plateau.v1.WeightsUpdateH\x00R\rupdateWeights\x12<\n" +
+	"\fupdate_quota\x18\x06 \x01(\v2\x17.plateau.v1.QuotaUpdateH\x00R\vupdateQuotaB\a\n" +
 	"\x05entry\"?\n" +
 	"\rWeightsUpdate\x12.\n" +
-	"\aweights\x18\x01 \x03(\v2\x14.mesos.v1.WeightInfoR\aweightsB=Z;github.com/plateau/plateau/internal/api/plateaupb;plateaupb"
+	"\aweights\x18\x01 \x03(\v2\x14.mesos.v1.WeightInfoR\aweights\"D\n" +
+	"\vQuotaUpdate\x125\n" +
+	"\aconfigs\x18\x01 \x03(\v2\x1b.mesos.v1.quota.QuotaConfigR\aconfigsB=Z;github.com/plateau/plateau/internal/api/plateaupb;plateaupb"
 
 var (
 	file_plateau_v1_registry_proto_rawDescOnce sync.Once
@@ -302,32 +378,37 @@ func file_plateau_v1_registry_proto_rawDescGZIP() []byte {
 	return file_plateau_v1_registry_proto_rawDescData
 }
 
-var file_plateau_v1_registry_proto_msgTypes = make([]protoimpl.MessageInfo, 3)
+var file_plateau_v1_registry_proto_msgTypes = make([]protoimpl.MessageInfo, 4)
 var file_plateau_v1_registry_proto_goTypes = []any{
-	(*Registry)(nil),         // 0: plateau.v1.Registry
-	(*RegistryEntry)(nil),    // 1: plateau.v1.RegistryEntry
-	(*WeightsUpdate)(nil),    // 2: plateau.v1.WeightsUpdate
-	(*v1.AgentInfo)(nil),     // 3: mesos.v1.AgentInfo
-	(*v1.FrameworkInfo)(nil), // 4: mesos.v1.FrameworkInfo
-	(*v1.WeightInfo)(nil),    // 5: mesos.v1.WeightInfo
-	(*v1.AgentID)(nil),       // 6: mesos.v1.AgentID
-	(*v1.FrameworkID)(nil),   // 7: mesos.v1.FrameworkID
+	(*Registry)(nil),          // 0: plateau.v1.Registry
+	(*RegistryEntry)(nil),     // 1: plateau.v1.RegistryEntry
+	(*WeightsUpdate)(nil),     // 2: plateau.v1.WeightsUpdate
+	(*QuotaUpdate)(nil),       // 3: plateau.v1.QuotaUpdate
+	(*v1.AgentInfo)(nil),      // 4: mesos.v1.AgentInfo
+	(*v1.FrameworkInfo)(nil),  // 5: mesos.v1.FrameworkInfo
+	(*v1.WeightInfo)(nil),     // 6: mesos.v1.WeightInfo
+	(*quota.QuotaConfig)(nil), // 7: mesos.v1.quota.QuotaConfig
+	(*v1.AgentID)(nil),        // 8: mesos.v1.AgentID
+	(*v1.FrameworkID)(nil),    // 9: mesos.v1.FrameworkID
 }
 var file_plateau_v1_registry_proto_depIdxs = []int32{
-	3, // 0: plateau.v1.Registry.agents:type_name -> mesos.v1.AgentInfo
-	4, // 1: plateau.v1.Registry.frameworks:type_name -> mesos.v1.FrameworkInfo
-	5, // 2: plateau.v1.Registry.weights:type_name -> mesos.v1.WeightInfo
-	3, // 3: plateau.v1.RegistryEntry.admit_agent:type_name -> mesos.v1.AgentInfo
-	6, // 4: plateau.v1.RegistryEntry.remove_agent:type_name -> mesos.v1.AgentID
-	4, // 5: plateau.v1.RegistryEntry.add_framework:type_name -> mesos.v1.FrameworkInfo
-	7, // 6: plateau.v1.RegistryEntry.remove_framework:type_name -> mesos.v1.FrameworkID
-	2, // 7: plateau.v1.RegistryEntry.update_weights:type_name -> plateau.v1.WeightsUpdate
-	5, // 8: plateau.v1.WeightsUpdate.weights:type_name -> mesos.v1.WeightInfo
-	9, // [9:9] is the sub-list for method output_type
-	9, // [9:9] is the sub-list for method input_type
-	9, // [9:9] is the sub-list for extension type_name
-	9, // [9:9] is the sub-list for extension extendee
-	0, // [0:9] is the sub-list for field type_name
+	4,  // 0: plateau.v1.Registry.agents:type_name -> mesos.v1.AgentInfo
+	5,  // 1: plateau.v1.Registry.frameworks:type_name -> mesos.v1.FrameworkInfo
+	6,  // 2: plateau.v1.Registry.weights:type_name -> mesos.v1.WeightInfo
+	7,  // 3: plateau.v1.Registry.quotas:type_name -> mesos.v1.quota.QuotaConfig
+	4,  // 4: plateau.v1.RegistryEntry.admit_agent:type_name -> mesos.v1.AgentInfo
+	8,  // 5: plateau.v1.RegistryEntry.remove_agent:type_name -> mesos.v1.AgentID
+	5,  // 6: plateau.v1.RegistryEntry.add_framework:type_name -> mesos.v1.FrameworkInfo
+	9,  // 7: plateau.v1.RegistryEntry.remove_framework:type_name -> mesos.v1.FrameworkID
+	2,  // 8: plateau.v1.RegistryEntry.update_weights:type_name -> plateau.v1.WeightsUpdate
+	3,  // 9: plateau.v1.RegistryEntry.update_quota:type_name -> plateau.v1.QuotaUpdate
+	6,  // 10: plateau.v1.WeightsUpdate.weights:type_name -> mesos.v1.WeightInfo
+	7,  // 11: plateau.v1.QuotaUpdate.configs:type_name -> mesos.v1.quota.QuotaConfig
+	12, // [12:12] is the sub-list for method output_type
+	12, // [12:12] is the sub-list for method input_type
+	12, // [12:12] is the sub-list for extension type_name
+	12, // [12:12] is the sub-list for extension extendee
+	0,  // [0:12] is the sub-list for field type_name
 }
 
 func init() { file_plateau_v1_registry_proto_init() }
@@ -341,6 +422,7 @@ func file_plateau_v1_registry_proto_init() {
 		(*RegistryEntry_AddFramework)(nil),
 		(*RegistryEntry_RemoveFramework)(nil),
 		(*RegistryEntry_UpdateWeights)(nil),
+		(*RegistryEntry_UpdateQuota)(nil),
 	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
@@ -348,7 +430,7 @@ func file_plateau_v1_registry_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_plateau_v1_registry_proto_rawDesc), len(file_plateau_v1_registry_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   3,
+			NumMessages:   4,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

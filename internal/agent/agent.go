@@ -264,13 +264,20 @@ func newContainerizer(cfg *Config, log *slog.Logger) (containerizer.Containerize
 	for _, iso := range isolators {
 		cgroups = cgroups || strings.HasPrefix(iso, "cgroups/")
 	}
+	pidNS := false
+	for _, iso := range isolators {
+		pidNS = pidNS || iso == containerizer.IsolatorNamespacesPID
+	}
+	if pidNS && os.Geteuid() != 0 {
+		return nil, fmt.Errorf("--isolation: %s needs root", containerizer.IsolatorNamespacesPID)
+	}
 	if !cgroups {
 		log.Info("isolation: posix (processes are not confined)", "isolation", strings.Join(isolators, ","))
-		return containerizer.Posix{}, nil
+		return containerizer.Posix{PIDNamespace: pidNS}, nil
 	}
 	c, err := containerizer.NewCgroups(containerizer.Cgroups{
 		Root: cfg.CgroupsHierarchy, Parent: cfg.CgroupsRoot, Isolators: isolators,
-		EnableCFS: cfg.CgroupsEnableCFS, PidsLimit: cfg.CgroupsPidsLimit,
+		EnableCFS: cfg.CgroupsEnableCFS, PidsLimit: cfg.CgroupsPidsLimit, Posix: containerizer.Posix{PIDNamespace: pidNS},
 	})
 	if err != nil {
 		if explicit {

@@ -117,7 +117,7 @@ func (c *Config) Validate() error {
 	for _, iso := range strings.Split(c.Isolation, ",") {
 		switch strings.TrimSpace(iso) {
 		case "", containerizer.IsolatorCgroupsCPU, containerizer.IsolatorCgroupsMem, containerizer.IsolatorCgroupsPids,
-			containerizer.IsolatorPosixCPU, containerizer.IsolatorPosixMem:
+			containerizer.IsolatorPosixCPU, containerizer.IsolatorPosixMem, containerizer.IsolatorNamespacesPID:
 		default:
 			errs = append(errs, fmt.Errorf("--isolation: unknown isolator %q", iso))
 		}

@@ -395,6 +395,7 @@ func (h *hierarchical) allocateAgent(c *cycle, now time.Time, id string, stage1 
 		out = append(out, Allocation{FrameworkID: l.leaf.id, AgentID: id, Role: l.role, Resources: offer})
 	}
 }
+
 // allocatable applies the framework's per-role minimum offer sizes, or the
 // global ones.
 func (h *hierarchical) allocatable(f *drfFramework, role string, r resources.Resources) bool {

@@ -15,11 +15,12 @@ import (
 
 // Isolators by Mesos's names (--isolation).
 const (
-	IsolatorCgroupsCPU  = "cgroups/cpu"
-	IsolatorCgroupsMem  = "cgroups/mem"
-	IsolatorCgroupsPids = "cgroups/pids"
-	IsolatorPosixCPU    = "posix/cpu"
-	IsolatorPosixMem    = "posix/mem"
+	IsolatorCgroupsCPU    = "cgroups/cpu"
+	IsolatorCgroupsMem    = "cgroups/mem"
+	IsolatorCgroupsPids   = "cgroups/pids"
+	IsolatorPosixCPU      = "posix/cpu"
+	IsolatorPosixMem      = "posix/mem"
+	IsolatorNamespacesPID = "namespaces/pid"
 )
 
 // Limits are what a container may use, from its resources.

@@ -25,7 +25,15 @@ type LaunchConfig struct {
 	Stdout, Stderr string
 	// Limits are enforced by isolating containerizers.
 	Limits Limits
+	// PIDNamespace runs the container in its own pid and mount
+	// namespaces (namespaces/pid).
+	PIDNamespace bool
 }
+
+// RemountProcEnv tells Plateau's executor, started in a new pid
+// namespace, to mount a /proc of its own so that its tasks see only their
+// container's processes.
+const RemountProcEnv = "PLATEAU_REMOUNT_PROC"
 
 // Container is a launched container.
 type Container interface {
@@ -44,11 +52,15 @@ type Containerizer interface {
 }
 
 // Posix runs each container as a process in its own session and process
-// group, with no isolation (Mesos's posix isolators).
-type Posix struct{}
+// group, with no isolation (Mesos's posix isolators); PIDNamespace adds
+// namespaces/pid.
+type Posix struct {
+	PIDNamespace bool
+}
 
 // Launch starts the process.
-func (Posix) Launch(ctx context.Context, cfg LaunchConfig) (Container, error) {
+func (p Posix) Launch(ctx context.Context, cfg LaunchConfig) (Container, error) {
+	cfg.PIDNamespace = cfg.PIDNamespace || p.PIDNamespace
 	if len(cfg.Argv) == 0 {
 		return nil, errors.New("containerizer: empty command")
 	}
@@ -65,6 +77,10 @@ func (Posix) Launch(ctx context.Context, cfg LaunchConfig) (Container, error) {
 	cmd := exec.Command(cfg.Argv[0], cfg.Argv[1:]...)
 	cmd.Env, cmd.Dir, cmd.Stdout, cmd.Stderr = cfg.Env, cfg.Dir, stdout, stderr
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+	if cfg.PIDNamespace {
+		cmd.SysProcAttr.Cloneflags = syscall.CLONE_NEWPID | syscall.CLONE_NEWNS
+		cmd.Env = append(cmd.Env, RemountProcEnv+"=1")
+	}
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("containerizer: starting %s: %w", cfg.Argv[0], err)
 	}

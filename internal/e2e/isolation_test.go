@@ -231,3 +231,31 @@ func TestAgentOperatorAPI(t *testing.T) {
 		}
 	}
 }
+
+// With namespaces/pid, a task sees only its container's processes.
+func TestPIDNamespace(t *testing.T) {
+	needCgroups(t)
+	c := cluster.Start(t, cluster.Options{Agent: func(_ int, c *agent.Config) {
+		c.Isolation = "posix/cpu,posix/mem,namespaces/pid"
+	}})
+	s := subscribe(t, c.MasterAddr(), encodings[0], frameworkInfo("e2e-pidns"))
+	offer := s.offer()
+	s.call(launch(offer, commandTask("alone", offer, "ls /proc | grep -c '^[0-9][0-9]*$'; echo pid $$")))
+	s.expectStates("alone", mesos.TASK_STARTING, mesos.TASK_RUNNING, mesos.TASK_FINISHED)
+	files := &client.Files{Agent: c.Agents[0].Addr()}
+	out, _, err := files.Read(context.Background(), client.SandboxPath(s.id, "alone")+"/stdout", 0, 1000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Fields(string(out))
+	if len(lines) < 3 {
+		t.Fatalf("stdout %q", out)
+	}
+	n, _ := strconv.Atoi(lines[0])
+	if n < 1 || n > 6 {
+		t.Fatalf("the task sees %d processes in /proc, want only its container's (a handful)", n)
+	}
+	if pid, _ := strconv.Atoi(lines[2]); pid > 10 {
+		t.Fatalf("the task's shell has pid %d, want a small pid of its own namespace", pid)
+	}
+}

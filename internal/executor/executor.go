@@ -16,6 +16,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/plateau/plateau/internal/containerizer"
 	"io"
 	"net/http"
 	"os"
@@ -53,6 +54,8 @@ type Config struct {
 	// Default selects the default executor (task groups) rather than the
 	// command executor.
 	Default bool
+	// RemountProc asks for a /proc of the executor's own pid namespace.
+	RemountProc bool
 	// Checkpoint is set for frameworks that checkpoint: the executor then
 	// waits for a restarted agent; otherwise it ends its tasks as soon as
 	// it loses the agent, as Mesos's executors do.
@@ -72,6 +75,7 @@ func ConfigFromEnv(getenv func(string) string) (Config, error) {
 		ShutdownGrace: 5 * time.Second,
 		Default:       getenv(DefaultExecutorEnv) == "1",
 		Checkpoint:    getenv("MESOS_CHECKPOINT") == "1",
+		RemountProc:   getenv(containerizer.RemountProcEnv) == "1",
 	}
 	var missing []string
 	for name, v := range map[string]string{"MESOS_FRAMEWORK_ID": c.FrameworkID, "MESOS_EXECUTOR_ID": c.ExecutorID, "MESOS_AGENT_ENDPOINT": c.AgentEndpoint} {
@@ -163,6 +167,11 @@ func RunCommand(ctx context.Context, cfg Config, log io.Writer) error {
 	// The executor watches a few processes: one thread running Go code is
 	// plenty, and fewer threads make launches cheaper on a busy agent.
 	runtime.GOMAXPROCS(1)
+	if cfg.RemountProc {
+		if err := remountProc(); err != nil {
+			return err
+		}
+	}
 	e := &taskExecutor{
 		cfg:     cfg,
 		client:  &http.Client{},

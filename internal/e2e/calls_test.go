@@ -156,3 +156,21 @@ func TestUpdateFramework(t *testing.T) {
 		t.Fatal("UPDATE_FRAMEWORK changing the user was accepted")
 	}
 }
+
+func TestReconcileOperations(t *testing.T) {
+	c := cluster.Start(t, cluster.Options{})
+	s := subscribe(t, c.MasterAddr(), encodings[0], frameworkInfo("e2e-reconcile-ops"))
+	offer := s.offer()
+	s.call(calls.ReconcileOperations([]calls.ReconcileOperationRequest{
+		{OperationID: "op-1", AgentID: offer.AgentID.Value},
+		{OperationID: "op-2"},
+	}))
+	got := map[string]mesos.OperationState{}
+	for len(got) < 2 {
+		st := s.next(scheduler.Event_UPDATE_OPERATION_STATUS).GetUpdateOperationStatus().Status
+		got[st.OperationID.Value] = st.State
+	}
+	if got["op-1"] != mesos.OPERATION_DROPPED || got["op-2"] != mesos.OPERATION_UNKNOWN {
+		t.Fatalf("operation states %v", got)
+	}
+}

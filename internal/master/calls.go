@@ -2,12 +2,9 @@ package master
 
 import (
 	"fmt"
-	"net/http"
 	"time"
 
 	masterpb "github.com/plateau/plateau/internal/api/mesos/v1/master"
-
-	"github.com/plateau/plateau/internal/httpapi"
 
 	"google.golang.org/protobuf/proto"
 
@@ -62,7 +59,7 @@ func (m *Master) handleCall(streamID string, call *scheduler.Call) error {
 	case scheduler.Call_RECONCILE:
 		m.reconcile(fw, call.GetReconcile())
 	case scheduler.Call_RECONCILE_OPERATIONS:
-		return httpapi.Errorf(http.StatusNotImplemented, "RECONCILE_OPERATIONS is not supported yet")
+		m.reconcileOperations(fw, call.GetReconcileOperations())
 	case scheduler.Call_MESSAGE:
 		m.frameworkMessage(fw, call.GetMessage())
 	case scheduler.Call_REQUEST:
@@ -257,4 +254,26 @@ func invalid(format string, args ...any) error { return fmt.Errorf(format, args.
 func isGone(gone map[string]time.Time, id string) bool {
 	_, ok := gone[id]
 	return ok
+}
+
+// reconcileOperations answers RECONCILE_OPERATIONS with
+// UPDATE_OPERATION_STATUS events, as Mesos 1.11 does. Plateau runs no
+// offer operations with feedback yet, so every operation asked about is
+// unknown: its state says what Plateau knows of its agent.
+func (m *Master) reconcileOperations(fw *framework, r *scheduler.Call_ReconcileOperations) {
+	for _, op := range r.GetOperations() {
+		agentID := op.GetAgentId().GetValue()
+		state, msg := mesos.OperationState_OPERATION_UNKNOWN, "Reconciliation: Operation is unknown"
+		switch _, unreachable := m.unreachable[agentID]; {
+		case op.AgentId != nil && m.agents[agentID] != nil:
+			state, msg = mesos.OperationState_OPERATION_DROPPED, "Reconciliation: Operation is unknown to the agent"
+		case op.AgentId != nil && unreachable:
+			state, msg = mesos.OperationState_OPERATION_UNREACHABLE, "Reconciliation: Agent is unreachable"
+		case op.AgentId != nil && isGone(m.gone, agentID):
+			state, msg = mesos.OperationState_OPERATION_GONE_BY_OPERATOR, "Reconciliation: Agent is gone"
+		}
+		fw.send(&scheduler.Event{Type: scheduler.Event_UPDATE_OPERATION_STATUS.Enum(), UpdateOperationStatus: &scheduler.Event_UpdateOperationStatus{
+			Status: &mesos.OperationStatus{OperationId: op.GetOperationId(), State: state.Enum(), Message: proto.String(msg),
+				AgentId: op.GetAgentId(), ResourceProviderId: op.GetResourceProviderId()}}})
+	}
 }

@@ -122,3 +122,47 @@ func TestAgentAppendJSONMatchesModel(t *testing.T) {
 		}
 	}
 }
+
+func TestValidateTask(t *testing.T) {
+	m := &Master{}
+	fwInfo := &mesos.FrameworkInfo{Id: &mesos.FrameworkID{Value: proto.String("fw")}, User: proto.String("u"), Name: proto.String("n")}
+	fw := &framework{id: "fw", info: fwInfo, tasks: map[string]*mesos.Task{"taken": {}}}
+	a := &agent{id: "S0", executors: map[string]map[string]*mesos.ExecutorInfo{}}
+	available, _ := resources.Parse("cpus:2;mem:1024", "*")
+	small, _ := resources.Parse("cpus:1;mem:128", "*")
+	big, _ := resources.Parse("cpus:4;mem:128", "*")
+	task := func(mod func(*mesos.TaskInfo)) *mesos.TaskInfo {
+		ti := &mesos.TaskInfo{Name: proto.String("t"), TaskId: &mesos.TaskID{Value: proto.String("t1")},
+			AgentId: &mesos.AgentID{Value: proto.String("S0")}, Resources: small, Command: &mesos.CommandInfo{Value: proto.String("true")}}
+		if mod != nil {
+			mod(ti)
+		}
+		return ti
+	}
+	tests := []struct {
+		name    string
+		ti      *mesos.TaskInfo
+		wantErr string
+	}{
+		{"valid", task(nil), ""},
+		{"bad id", task(func(ti *mesos.TaskInfo) { ti.TaskId.Value = proto.String("a/b") }), "invalid TaskID"},
+		{"duplicate", task(func(ti *mesos.TaskInfo) { ti.TaskId.Value = proto.String("taken") }), "duplicate ID"},
+		{"other agent", task(func(ti *mesos.TaskInfo) { ti.AgentId.Value = proto.String("S9") }), "invalid agent"},
+		{"no command or executor", task(func(ti *mesos.TaskInfo) { ti.Command = nil }), "at least one"},
+		{"both", task(func(ti *mesos.TaskInfo) { ti.Executor = &mesos.ExecutorInfo{} }), "not both"},
+		{"no resources", task(func(ti *mesos.TaskInfo) { ti.Resources = nil }), "no resources"},
+		{"too much", task(func(ti *mesos.TaskInfo) { ti.Resources = big }), "more resources"},
+		{"negative grace", task(func(ti *mesos.TaskInfo) {
+			ti.KillPolicy = &mesos.KillPolicy{GracePeriod: &mesos.DurationInfo{Nanoseconds: proto.Int64(-1)}}
+		}), "non-negative"},
+		{"shell without value", task(func(ti *mesos.TaskInfo) { ti.Command.Value = nil }), "'value'"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			err := m.validateTask(fw, a, tt.ti, available, resources.Resources(tt.ti.GetResources()))
+			if tt.wantErr == "" && err != nil || tt.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tt.wantErr)) {
+				t.Fatalf("got %v, want error containing %q", err, tt.wantErr)
+			}
+		})
+	}
+}

@@ -15,6 +15,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -101,7 +102,7 @@ func New(cfg Config, opts ...Option) (*Agent, error) {
 	a := &Agent{
 		cfg:           cfg,
 		log:           slog.Default(),
-		fetcher:       &fetcher.Fetcher{},
+		fetcher:       newFetcher(&cfg),
 		files:         &files.Server{},
 		start:         time.Now(),
 		mailbox:       actor.New(1024),
@@ -288,4 +289,13 @@ func newContainerizer(cfg *Config, log *slog.Logger) (containerizer.Containerize
 	}
 	log.Info("isolation: cgroups", "isolation", strings.Join(isolators, ","), "cfs", cfg.CgroupsEnableCFS)
 	return c, nil
+}
+
+func newFetcher(cfg *Config) *fetcher.Fetcher {
+	dir := cfg.FetcherCacheDir
+	if dir == "" {
+		dir = filepath.Join(cfg.WorkDir, "fetch")
+	}
+	size, _ := parseBytes(cfg.FetcherCacheSize) // validated
+	return &fetcher.Fetcher{Cache: &fetcher.Cache{Dir: dir, Size: size}}
 }

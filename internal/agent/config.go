@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"strconv"
 	"strings"
 	"time"
 
@@ -38,6 +39,11 @@ type Config struct {
 	CgroupsEnableCFS bool   // --cgroups_enable_cfs
 	CgroupsPidsLimit int64  // --cgroups_pids_limit: pids.max per container
 
+	// FetcherCacheDir and FetcherCacheSize (--fetcher_cache_dir,
+	// --fetcher_cache_size) hold URIs fetched with cache: true.
+	FetcherCacheDir  string
+	FetcherCacheSize string
+
 	// Recover is reconnect (take back running executors after a restart)
 	// or cleanup (kill them), as Mesos's --recover.
 	Recover string
@@ -59,6 +65,7 @@ func DefaultConfig() Config {
 		CgroupsRoot:                 "plateau",
 		CgroupsPidsLimit:            4096,
 		Recover:                     "reconnect",
+		FetcherCacheSize:            "2GB",
 	}
 }
 
@@ -79,6 +86,8 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 	fs.StringVar(&c.CgroupsRoot, "cgroups_root", c.CgroupsRoot, "name of the cgroup under which containers' cgroups are made")
 	fs.BoolVar(&c.CgroupsEnableCFS, "cgroups_enable_cfs", c.CgroupsEnableCFS, "cap CPU use at the task's cpus with CFS quotas (not only shares)")
 	fs.Int64Var(&c.CgroupsPidsLimit, "cgroups_pids_limit", c.CgroupsPidsLimit, "most processes a container may have, with cgroups/pids")
+	fs.StringVar(&c.FetcherCacheDir, "fetcher_cache_dir", c.FetcherCacheDir, "where URIs fetched with cache: true are kept (default: work_dir/fetch)")
+	fs.StringVar(&c.FetcherCacheSize, "fetcher_cache_size", c.FetcherCacheSize, "size of the fetcher cache, e.g. 2GB, 512MB or bytes")
 	fs.StringVar(&c.Recover, "recover", c.Recover, "after a restart, reconnect to running executors of checkpointing frameworks, or cleanup (kill them)")
 	fs.DurationVar(&c.RegistrationBackoffFactor, "registration_backoff_factor", c.RegistrationBackoffFactor, "initial backoff between attempts to (re-)register with the master")
 }
@@ -110,6 +119,9 @@ func (c *Config) Validate() error {
 	}
 	if _, err := parseAttributes(c.Attributes); err != nil {
 		errs = append(errs, fmt.Errorf("--attributes: %w", err))
+	}
+	if _, err := parseBytes(c.FetcherCacheSize); err != nil {
+		errs = append(errs, fmt.Errorf("--fetcher_cache_size: %w", err))
 	}
 	if c.Recover != "reconnect" && c.Recover != "cleanup" {
 		errs = append(errs, fmt.Errorf("--recover must be reconnect or cleanup, not %q", c.Recover))
@@ -153,4 +165,26 @@ func (c *Config) hostname() string {
 		return c.advertiseIP()
 	}
 	return h
+}
+
+// parseBytes reads a size as Mesos writes them: "2GB", "512MB", "64KB",
+// "100B" or plain bytes.
+func parseBytes(s string) (int64, error) {
+	units := []struct {
+		suffix string
+		mult   int64
+	}{{"TB", 1 << 40}, {"GB", 1 << 30}, {"MB", 1 << 20}, {"KB", 1 << 10}, {"B", 1}}
+	s = strings.TrimSpace(s)
+	mult := int64(1)
+	for _, u := range units {
+		if v, ok := strings.CutSuffix(s, u.suffix); ok {
+			s, mult = strings.TrimSpace(v), u.mult
+			break
+		}
+	}
+	n, err := strconv.ParseFloat(s, 64)
+	if err != nil || n < 0 {
+		return 0, fmt.Errorf("%q is not a size like 2GB", s)
+	}
+	return int64(n * float64(mult)), nil
 }

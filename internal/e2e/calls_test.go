@@ -2,7 +2,10 @@ package e2e
 
 import (
 	"context"
+	"net/http"
+	"net/http/httptest"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -172,5 +175,26 @@ func TestReconcileOperations(t *testing.T) {
 	}
 	if got["op-1"] != mesos.OPERATION_DROPPED || got["op-2"] != mesos.OPERATION_UNKNOWN {
 		t.Fatalf("operation states %v", got)
+	}
+}
+
+// A URI with cache: true is downloaded once for two tasks.
+func TestFetcherCache(t *testing.T) {
+	var downloads atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		downloads.Add(1)
+		w.Write([]byte("#!/bin/sh\necho cached\n"))
+	}))
+	defer srv.Close()
+	c := cluster.Start(t, cluster.Options{})
+	s := subscribe(t, c.MasterAddr(), encodings[0], frameworkInfo("e2e-fetch-cache"))
+	offer := s.offer()
+	uri := []mesos.CommandInfo_URI{{Value: srv.URL + "/tool.sh", Executable: ptr(true), Cache: ptr(true)}}
+	one, two := commandTask("one", offer, "./tool.sh"), commandTask("two", offer, "./tool.sh")
+	one.Command.URIs, two.Command.URIs = uri, uri
+	s.call(launch(offer, one, two))
+	s.reach(map[string]mesos.TaskState{"one": mesos.TASK_FINISHED, "two": mesos.TASK_FINISHED})
+	if n := downloads.Load(); n != 1 {
+		t.Fatalf("the cached URI was downloaded %d times for two tasks", n)
 	}
 }

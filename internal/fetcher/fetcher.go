@@ -34,6 +34,8 @@ type Fetcher struct {
 	// FrameworksHome resolves relative local paths (Mesos's
 	// --frameworks_home); empty means they are an error.
 	FrameworksHome string
+	// Cache, when set, keeps URIs marked Cache on the agent.
+	Cache *Cache
 }
 
 // Fetch fetches every URI into sandbox, stopping at the first failure. The
@@ -62,7 +64,15 @@ func (f *Fetcher) fetchOne(ctx context.Context, u URI, sandbox string) error {
 	if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
 		return err
 	}
-	if err := f.download(ctx, u.Value, dst); err != nil {
+	if u.Cache && f.Cache != nil {
+		cached, err := f.Cache.get(ctx, u.Value, func(tmp string) error { return f.download(ctx, u.Value, tmp) })
+		if err != nil {
+			return err
+		}
+		if err := copyFile(cached, dst); err != nil {
+			return err
+		}
+	} else if err := f.download(ctx, u.Value, dst); err != nil {
 		return err
 	}
 	if u.Executable {

@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 )
 
@@ -115,5 +116,52 @@ func TestFetch(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+func TestCacheFetchesOnceAndEvicts(t *testing.T) {
+	var mu sync.Mutex
+	downloads := map[string]int{}
+	count := func(path string) int {
+		mu.Lock()
+		defer mu.Unlock()
+		return downloads[path]
+	}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		downloads[r.URL.Path]++
+		mu.Unlock()
+		w.Write(bytes.Repeat([]byte("x"), 100))
+	}))
+	defer srv.Close()
+	f := &Fetcher{Cache: &Cache{Dir: t.TempDir(), Size: 250}}
+	fetch := func(path string) {
+		t.Helper()
+		sandbox := t.TempDir()
+		if err := f.Fetch(context.Background(), []URI{{Value: srv.URL + path, Cache: true}}, sandbox); err != nil {
+			t.Fatal(err)
+		}
+		b, err := os.ReadFile(filepath.Join(sandbox, filepath.Base(path)))
+		if err != nil || len(b) != 100 {
+			t.Fatalf("sandbox copy: %d bytes, %v", len(b), err)
+		}
+	}
+	fetch("/a")
+	fetch("/a")
+	if count("/a") != 1 {
+		t.Fatalf("/a downloaded %d times for two tasks, want once", count("/a"))
+	}
+	fetch("/b")
+	fetch("/c") // 300 bytes > 250: /a, the least recently used, goes
+	if f.Cache.Len() != 2 {
+		t.Fatalf("%d entries cached, want 2 within 250 bytes", f.Cache.Len())
+	}
+	fetch("/a")
+	if count("/a") != 2 {
+		t.Fatalf("/a downloaded %d times after eviction, want 2", count("/a"))
+	}
+	fetch("/c")
+	if count("/c") != 1 {
+		t.Fatalf("/c downloaded %d times, want once", count("/c"))
 	}
 }

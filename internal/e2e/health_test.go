@@ -74,3 +74,22 @@ func TestHTTPHealthCheck(t *testing.T) {
 		t.Fatalf("got %v healthy=%v, want healthy", st.GetState(), st.Healthy)
 	}
 }
+
+// A general check (CheckInfo) is reported in check_status when its result
+// changes; it never kills the task.
+func TestCommandCheckReported(t *testing.T) {
+	c := cluster.Start(t, cluster.Options{})
+	s := subscribe(t, c.MasterAddr(), encodings[0], frameworkInfo("e2e-check"))
+	offer := s.offer()
+	task := commandTask("checked", offer, "sleep 1000")
+	zero, interval := 0.0, 0.05
+	task.Check = &mesos.CheckInfo{Type: mesos.CheckInfo_COMMAND, DelaySeconds: &zero, IntervalSeconds: &interval,
+		Command: &mesos.CheckInfo_Command{Command: mesos.CommandInfo{Value: ptr("exit 3")}}}
+	s.call(launch(offer, task))
+	s.expectStates("checked", mesos.TASK_STARTING, mesos.TASK_RUNNING)
+	st := s.update("checked")
+	if st.GetState() != mesos.TASK_RUNNING || st.GetReason() != mesos.REASON_TASK_CHECK_STATUS_UPDATED ||
+		st.CheckStatus == nil || st.CheckStatus.GetCommand().GetExitCode() != 3 {
+		t.Fatalf("got %v %v check_status %v, want exit code 3 reported", st.GetState(), st.GetReason(), st.CheckStatus)
+	}
+}

@@ -16,7 +16,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/plateau/plateau/internal/containerizer"
 	"io"
 	"net/http"
 	"os"
@@ -26,6 +25,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/plateau/plateau/internal/containerizer"
 
 	"github.com/google/uuid"
 	"google.golang.org/protobuf/proto"
@@ -132,6 +133,8 @@ type runningTask struct {
 	checked     bool
 	failures    uint32
 	healthy     *bool
+	// checkStatus is the latest result of the task's CheckInfo.
+	checkStatus *mesos.CheckStatusInfo
 }
 
 // taskExit is a task process's end, from its waiting goroutine.
@@ -152,6 +155,7 @@ type taskExecutor struct {
 	groups    int
 	exits     chan taskExit
 	health    chan healthResult
+	checks    chan checkResult
 	killNow   chan string // task IDs whose grace period ran out
 	unacked   map[string]*mesos.TaskStatus
 	launched  bool
@@ -180,6 +184,7 @@ func RunCommand(ctx context.Context, cfg Config, log io.Writer) error {
 		tasks:   map[string]*runningTask{},
 		exits:   make(chan taskExit, 16),
 		health:  make(chan healthResult, 16),
+		checks:  make(chan checkResult, 16),
 		killNow: make(chan string, 16),
 		unacked: map[string]*mesos.TaskStatus{},
 	}
@@ -218,6 +223,8 @@ func (e *taskExecutor) run(ctx context.Context) error {
 				}
 			case r := <-e.health:
 				e.healthChecked(r)
+			case r := <-e.checks:
+				e.checked(r)
 			case id := <-e.killNow:
 				if t := e.tasks[id]; t != nil && !t.terminal {
 					fmt.Fprintf(e.log, "Task %s did not exit within its grace period %v; sending SIGKILL\n", id, t.grace)
@@ -345,11 +352,27 @@ func (e *taskExecutor) launch(info *mesos.TaskInfo, group int) {
 	fmt.Fprintf(e.log, "Starting task %s with pid %d\n", id, cmd.Process.Pid)
 	go func() { e.exits <- taskExit{id: id, err: cmd.Wait()} }()
 	e.update(t, mesos.TaskState_TASK_RUNNING, "", nil)
-	if hc := info.GetHealthCheck(); hc != nil {
+	if hc, ci := info.GetHealthCheck(), info.GetCheck(); hc != nil || ci != nil {
 		ctx, cancel := context.WithCancel(context.Background())
 		t.stopHealth, t.healthStart = cancel, time.Now()
-		go checkHealth(ctx, id, hc, e.cfg.Sandbox, e.health)
+		if hc != nil {
+			go checkHealth(ctx, id, hc, e.cfg.Sandbox, e.health)
+		}
+		if ci != nil {
+			go runChecks(ctx, id, ci, e.cfg.Sandbox, e.checks)
+		}
 	}
+}
+
+// checked reports a changed CheckInfo result as TASK_RUNNING with
+// check_status, as Mesos does.
+func (e *taskExecutor) checked(r checkResult) {
+	t := e.tasks[r.task]
+	if t == nil || t.terminal || proto.Equal(t.checkStatus, r.status) {
+		return
+	}
+	t.checkStatus = r.status
+	e.update(t, mesos.TaskState_TASK_RUNNING, "", mesos.TaskStatus_REASON_TASK_CHECK_STATUS_UPDATED.Enum())
 }
 
 // healthChecked applies a health check result as Mesos does: failures
@@ -387,23 +410,8 @@ func (e *taskExecutor) healthChecked(r healthResult) {
 // task writes to the executor's stdout and stderr (the sandbox's); each
 // task of a group gets tasks/<task ID>/stdout and stderr.
 func (e *taskExecutor) command(info *mesos.TaskInfo) (*exec.Cmd, error) {
-	c := info.GetCommand()
-	var cmd *exec.Cmd
-	if c.GetShell() {
-		cmd = exec.Command("/bin/sh", "-c", c.GetValue())
-	} else {
-		cmd = exec.Command(c.GetValue())
-		if len(c.GetArguments()) > 0 {
-			cmd.Args = c.GetArguments()
-		}
-	}
-	cmd.Dir = e.cfg.Sandbox
-	cmd.Env = append(os.Environ(), "MESOS_TASK_ID="+info.GetTaskId().GetValue())
-	for _, v := range c.GetEnvironment().GetVariables() {
-		if v.GetType() != mesos.Environment_Variable_SECRET {
-			cmd.Env = append(cmd.Env, v.GetName()+"="+v.GetValue())
-		}
-	}
+	cmd := commandFor(context.Background(), info.GetCommand(), e.cfg.Sandbox)
+	cmd.Env = append(cmd.Env, "MESOS_TASK_ID="+info.GetTaskId().GetValue())
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	if !e.cfg.Default {
 		cmd.Stdout, cmd.Stderr = os.Stdout, os.Stderr
@@ -512,6 +520,7 @@ func (e *taskExecutor) update(t *runningTask, state mesos.TaskState, msg string,
 		s.Message = proto.String(msg)
 	}
 	s.Healthy = t.healthy
+	s.CheckStatus = t.checkStatus
 	e.unacked[string(s.Uuid)] = s
 	call := e.call(executor.Call_UPDATE)
 	call.Update = &executor.Call_Update{Status: s}

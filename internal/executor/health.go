@@ -5,8 +5,6 @@ import (
 	"fmt"
 	"net"
 	"net/http"
-	"os"
-	"os/exec"
 	"strconv"
 	"time"
 
@@ -60,21 +58,7 @@ func checkHealth(ctx context.Context, task string, hc *mesos.HealthCheck, sandbo
 func probe(ctx context.Context, hc *mesos.HealthCheck, sandbox string) error {
 	switch hc.GetType() {
 	case mesos.HealthCheck_COMMAND:
-		c := hc.GetCommand()
-		var cmd *exec.Cmd
-		if c.GetShell() {
-			cmd = exec.CommandContext(ctx, "/bin/sh", "-c", c.GetValue())
-		} else {
-			cmd = exec.CommandContext(ctx, c.GetValue())
-			if len(c.GetArguments()) > 0 {
-				cmd.Args = c.GetArguments()
-			}
-		}
-		cmd.Dir = sandbox
-		cmd.Env = os.Environ()
-		for _, v := range c.GetEnvironment().GetVariables() {
-			cmd.Env = append(cmd.Env, v.GetName()+"="+v.GetValue())
-		}
+		cmd := commandFor(ctx, hc.GetCommand(), sandbox)
 		if out, err := cmd.CombinedOutput(); err != nil {
 			return fmt.Errorf("command health check failed: %v: %s", err, truncate(out))
 		}

@@ -56,8 +56,9 @@ type Agent struct {
 	stopOnce      sync.Once
 
 	// Owned by the loop goroutine.
-	info                *mesos.AgentInfo // id set once registered
-	total               resources.Resources
+	info                *mesos.AgentInfo                      // id set once registered
+	total               resources.Resources                   // static resources with the checkpointed ones applied
+	checkpointed        resources.Resources                   // dynamic reservations and persistent volumes
 	link                *queue.Queue[*plateaupb.AgentMessage] // nil while disconnected
 	frameworks          map[string]*framework
 	completedFrameworks []*framework
@@ -132,6 +133,10 @@ func New(cfg Config, opts ...Option) (*Agent, error) {
 		Attributes: attrs,
 	}
 	if err := a.recoverState(cfg.Recover); err != nil {
+		ln.Close()
+		return nil, err
+	}
+	if err := a.recoverResources(); err != nil {
 		ln.Close()
 		return nil, err
 	}

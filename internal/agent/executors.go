@@ -191,6 +191,16 @@ func (a *Agent) runTask(fwInfo *mesos.FrameworkInfo, execInfo *mesos.ExecutorInf
 			return
 		}
 	}
+	volumes := resources.Resources(execInfo.GetResources())
+	for _, t := range tasksOf(task, group) {
+		volumes = volumes.Add(t.GetResources())
+	}
+	if err := a.linkVolumes(e.directory, volumes); err != nil {
+		for _, t := range tasksOf(task, group) {
+			a.agentUpdate(fwID, nil, t, mesos.TaskState_TASK_FAILED, mesos.TaskStatus_REASON_CONTAINER_LAUNCH_FAILED, err.Error())
+		}
+		return
+	}
 	for _, t := range tasksOf(task, group) {
 		e.tasks[t.GetTaskId().GetValue()] = &mesos.Task{
 			Name: t.Name, TaskId: t.GetTaskId(), FrameworkId: fwInfo.GetId(), ExecutorId: execInfo.GetExecutorId(),

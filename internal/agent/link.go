@@ -110,7 +110,9 @@ func (a *Agent) registration() *plateaupb.RegisterAgent {
 			{Type: mesos.AgentInfo_Capability_MULTI_ROLE.Enum()},
 			{Type: mesos.AgentInfo_Capability_HIERARCHICAL_ROLE.Enum()},
 			{Type: mesos.AgentInfo_Capability_RESERVATION_REFINEMENT.Enum()},
+			{Type: mesos.AgentInfo_Capability_AGENT_OPERATION_FEEDBACK.Enum()},
 		},
+		CheckpointedResources: a.checkpointed,
 	}
 	for _, fw := range a.frameworks {
 		reg.Frameworks = append(reg.Frameworks, fw.info)
@@ -173,6 +175,8 @@ func (a *Agent) masterMessage(msg *plateaupb.MasterMessage) {
 			a.shutdownFramework(id)
 		}
 		a.stopOnce.Do(func() { close(a.stopRequested) })
+	case *plateaupb.MasterMessage_CheckpointResources:
+		a.checkpointResources(m.CheckpointResources)
 	case *plateaupb.MasterMessage_Registered:
 		// A duplicate answer; nothing to do.
 	default:

@@ -48,6 +48,10 @@ type sched struct {
 	events chan *scheduler.Event
 	done   chan struct{}
 	resp   mesos.Response
+	// keepOffers makes next keep the offers it skips, for the next wait
+	// for offers, instead of dropping them.
+	keepOffers bool
+	kept       []*scheduler.Event
 }
 
 func subscribe(t *testing.T, masterAddr string, codec encoding.Codec, info *mesos.FrameworkInfo) *sched {
@@ -84,6 +88,14 @@ const eventTimeout = 20 * time.Second
 // heartbeats and (unless asked for) offers.
 func (s *sched) next(types ...scheduler.Event_Type) *scheduler.Event {
 	s.t.Helper()
+	for i, ev := range s.kept {
+		for _, want := range types {
+			if ev.GetType() == want {
+				s.kept = append(s.kept[:i], s.kept[i+1:]...)
+				return ev
+			}
+		}
+	}
 	deadline := time.After(eventTimeout)
 	for {
 		select {
@@ -95,6 +107,9 @@ func (s *sched) next(types ...scheduler.Event_Type) *scheduler.Event {
 			}
 			if ev.GetType() == scheduler.Event_ERROR {
 				s.t.Fatalf("ERROR event: %s", ev.GetError().Message)
+			}
+			if s.keepOffers && ev.GetType() == scheduler.Event_OFFERS {
+				s.kept = append(s.kept, ev)
 			}
 		case <-deadline:
 			s.t.Fatalf("no %v event within %v", types, eventTimeout)

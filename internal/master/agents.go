@@ -82,8 +82,8 @@ func (s *agentLinkServer) Connect(stream plateaupb.AgentLink_ConnectServer) erro
 // the answer on its link. Runs on the loop.
 func (m *Master) registerAgent(reg *plateaupb.RegisterAgent, link *agentLink) (string, error) {
 	info := proto.Clone(reg.GetAgentInfo()).(*mesos.AgentInfo)
-	total := resources.Resources(info.GetResources())
-	if err := resources.Validate(total); err != nil {
+	info.Resources = resources.UpgradeAll(info.GetResources())
+	if err := resources.Validate(info.GetResources()); err != nil {
 		return "", fmt.Errorf("invalid agent resources: %w", err)
 	}
 	now := time.Now()
@@ -96,6 +96,10 @@ func (m *Master) registerAgent(reg *plateaupb.RegisterAgent, link *agentLink) (s
 	id := info.GetId().GetValue()
 	if _, gone := m.gone[id]; gone {
 		return "", fmt.Errorf("agent %s was marked gone and may not register again; start it with a fresh --work_dir", id)
+	}
+	total, checkpointed, err := m.agentTotal(id, info, reg)
+	if err != nil {
+		return "", err
 	}
 	if err := m.record(&plateaupb.RegistryEntry{Entry: &plateaupb.RegistryEntry_AdmitAgent{AdmitAgent: info}}); err != nil {
 		return "", err
@@ -147,9 +151,42 @@ func (m *Master) registerAgent(reg *plateaupb.RegisterAgent, link *agentLink) (s
 	}
 	link.out.Push(&plateaupb.MasterMessage{Message: &plateaupb.MasterMessage_Registered{Registered: &plateaupb.AgentRegistered{
 		AgentId: info.GetId(), Reregistered: proto.Bool(reregistered)}}})
+	if !checkpointed.Equal(reg.GetCheckpointedResources()) {
+		// The master's view wins: the agent missed an operation.
+		link.out.Push(&plateaupb.MasterMessage{Message: &plateaupb.MasterMessage_CheckpointResources{
+			CheckpointResources: &plateaupb.CheckpointResources{Resources: checkpointed}}})
+	}
 	afterRegistered()
 	m.dirtyAgents[id] = struct{}{}
 	return id, nil
+}
+
+// agentTotal computes a registering agent's total from its static
+// resources and its dynamic reservations and volumes. The master's view of
+// those (kept in the registry) wins over the agent's, which may have missed
+// an operation; an agent the master knows nothing of brings its own.
+func (m *Master) agentTotal(id string, info *mesos.AgentInfo, reg *plateaupb.RegisterAgent) (total, checkpointed resources.Resources, err error) {
+	checkpointed = resources.UpgradeAll(reg.GetCheckpointedResources())
+	if a := m.agents[id]; a != nil {
+		checkpointed = a.total.Checkpointed()
+	} else if known, ok := m.agentResources[id]; ok {
+		checkpointed = known
+	}
+	if err := resources.Validate(checkpointed); err != nil {
+		return nil, nil, fmt.Errorf("invalid checkpointed resources: %w", err)
+	}
+	total, err = resources.ApplyCheckpointed(info.GetResources(), checkpointed)
+	if err != nil {
+		return nil, nil, err
+	}
+	if !checkpointed.Equal(m.agentResources[id]) {
+		if err := m.record(&plateaupb.RegistryEntry{Entry: &plateaupb.RegistryEntry_UpdateAgentResources{
+			UpdateAgentResources: &plateaupb.AgentResources{AgentId: info.GetId(), Resources: checkpointed}}}); err != nil {
+			return nil, nil, err
+		}
+	}
+	m.agentResources[id] = checkpointed
+	return total, checkpointed, nil
 }
 
 // reconcileAgent brings a re-registering agent's record in line with what
@@ -194,11 +231,8 @@ func (m *Master) adoptAgentState(a *agent, reg *plateaupb.RegisterAgent, tracked
 		if m.frameworks[id] != nil {
 			continue
 		}
-		fw := &framework{
-			id: id, info: proto.Clone(info).(*mesos.FrameworkInfo), registered: now,
-			offers: map[string]*offer{}, tasks: map[string]*mesos.Task{}, unreachableTasks: map[string]*mesos.Task{}, executors: map[string]map[string]*mesos.ExecutorInfo{},
-		}
-		m.setFrameworkInfo(fw, fw.info)
+		fw := newFramework(id, now)
+		m.setFrameworkInfo(fw, proto.Clone(info).(*mesos.FrameworkInfo))
 		m.frameworks[id] = fw
 		m.alloc.AddFramework(id, allocatorFramework(fw.info), nil, false)
 	}
@@ -251,6 +285,8 @@ func (m *Master) agentMessage(id string, link *agentLink, msg *plateaupb.AgentMe
 		m.statusUpdate(a, msg.GetStatusUpdate())
 	case msg.GetExecutorExited() != nil:
 		m.executorExited(a, msg.GetExecutorExited())
+	case msg.GetResourcesCheckpointed() != nil:
+		m.resourcesCheckpointed(a, msg.GetResourcesCheckpointed())
 	case msg.GetExecutorToFramework() != nil:
 		e := msg.GetExecutorToFramework()
 		if fw := m.frameworks[e.GetFrameworkId().GetValue()]; fw != nil {

@@ -55,7 +55,7 @@ func (m *Master) handleCall(streamID string, call *scheduler.Call) error {
 	case scheduler.Call_ACKNOWLEDGE:
 		m.acknowledge(fw, call.GetAcknowledge())
 	case scheduler.Call_ACKNOWLEDGE_OPERATION_STATUS:
-		// Operations with feedback arrive with the reservation support.
+		return m.acknowledgeOperation(fw, call.GetAcknowledgeOperationStatus())
 	case scheduler.Call_RECONCILE:
 		m.reconcile(fw, call.GetReconcile())
 	case scheduler.Call_RECONCILE_OPERATIONS:
@@ -257,11 +257,21 @@ func isGone(gone map[string]time.Time, id string) bool {
 }
 
 // reconcileOperations answers RECONCILE_OPERATIONS with
-// UPDATE_OPERATION_STATUS events, as Mesos 1.11 does. Plateau runs no
-// offer operations with feedback yet, so every operation asked about is
-// unknown: its state says what Plateau knows of its agent.
+// UPDATE_OPERATION_STATUS events, as Mesos 1.11 does: the latest status
+// of each operation asked about (of every known one when none is named),
+// and for an unknown operation what the master knows of its agent.
 func (m *Master) reconcileOperations(fw *framework, r *scheduler.Call_ReconcileOperations) {
+	if len(r.GetOperations()) == 0 {
+		for _, o := range fw.operations {
+			fw.send(operationEvent(withoutUUID(o.GetLatestStatus())))
+		}
+		return
+	}
 	for _, op := range r.GetOperations() {
+		if o := fw.operations[op.GetOperationId().GetValue()]; o != nil {
+			fw.send(operationEvent(withoutUUID(o.GetLatestStatus())))
+			continue
+		}
 		agentID := op.GetAgentId().GetValue()
 		state, msg := mesos.OperationState_OPERATION_UNKNOWN, "Reconciliation: Operation is unknown"
 		switch _, unreachable := m.unreachable[agentID]; {
@@ -272,8 +282,15 @@ func (m *Master) reconcileOperations(fw *framework, r *scheduler.Call_ReconcileO
 		case op.AgentId != nil && isGone(m.gone, agentID):
 			state, msg = mesos.OperationState_OPERATION_GONE_BY_OPERATOR, "Reconciliation: Agent is gone"
 		}
-		fw.send(&scheduler.Event{Type: scheduler.Event_UPDATE_OPERATION_STATUS.Enum(), UpdateOperationStatus: &scheduler.Event_UpdateOperationStatus{
-			Status: &mesos.OperationStatus{OperationId: op.GetOperationId(), State: state.Enum(), Message: proto.String(msg),
-				AgentId: op.GetAgentId(), ResourceProviderId: op.GetResourceProviderId()}}})
+		fw.send(operationEvent(&mesos.OperationStatus{OperationId: op.GetOperationId(), State: state.Enum(), Message: proto.String(msg),
+			AgentId: op.GetAgentId(), ResourceProviderId: op.GetResourceProviderId()}))
 	}
+}
+
+// withoutUUID is a status as reconciliation sends it: Mesos's
+// reconciliation answers need no acknowledgement, so they carry no uuid.
+func withoutUUID(s *mesos.OperationStatus) *mesos.OperationStatus {
+	c := proto.Clone(s).(*mesos.OperationStatus)
+	c.Uuid = nil
+	return c
 }

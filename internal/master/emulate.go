@@ -43,8 +43,7 @@ func (m *Master) EmulateLoad(ctx context.Context, agents, frameworks, tasks int)
 		for i := range fws {
 			info := &mesos.FrameworkInfo{User: proto.String("bench"), Name: proto.String(fmt.Sprintf("emulated-%d", i)),
 				Id: &mesos.FrameworkID{Value: proto.String(fmt.Sprintf("%s-e%04d", m.info.GetId(), i))}}
-			fw := &framework{id: info.GetId().GetValue(), registered: now, offers: map[string]*offer{},
-				tasks: map[string]*mesos.Task{}, unreachableTasks: map[string]*mesos.Task{}, executors: map[string]map[string]*mesos.ExecutorInfo{}}
+			fw := newFramework(info.GetId().GetValue(), now)
 			m.setFrameworkInfo(fw, info)
 			m.frameworks[fw.id] = fw
 			m.alloc.AddFramework(fw.id, allocatorFramework(info), nil, false)

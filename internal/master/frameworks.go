@@ -42,14 +42,7 @@ func (m *Master) subscribe(sub *scheduler.Call_Subscribe, streamID string) (*sub
 			info.Id = &mesos.FrameworkID{Value: proto.String(fmt.Sprintf("%s-%04d", m.info.GetId(), m.nextFramework))}
 			m.nextFramework++
 		}
-		fw = &framework{
-			id:               info.GetId().GetValue(),
-			registered:       now,
-			offers:           map[string]*offer{},
-			tasks:            map[string]*mesos.Task{},
-			unreachableTasks: map[string]*mesos.Task{},
-			executors:        map[string]map[string]*mesos.ExecutorInfo{},
-		}
+		fw = newFramework(info.GetId().GetValue(), now)
 		m.frameworks[fw.id] = fw
 		m.setFrameworkInfo(fw, info)
 		m.alloc.AddFramework(fw.id, allocatorFramework(info), m.usedByFramework(fw.id), true)
@@ -94,6 +87,7 @@ func (m *Master) subscribe(sub *scheduler.Call_Subscribe, streamID string) (*sub
 			MasterInfo:               m.info,
 		},
 	})
+	m.resendOperationStatuses(fw)
 	m.fullCycle = true
 	return &subscription{frameworkID: fw.id, events: fw.stream}, nil
 }

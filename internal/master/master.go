@@ -24,6 +24,7 @@ import (
 	"google.golang.org/grpc/keepalive"
 
 	"github.com/plateau/plateau/internal/registry"
+	"github.com/plateau/plateau/internal/resources"
 
 	masterpb "github.com/plateau/plateau/internal/api/mesos/v1/master"
 	"github.com/plateau/plateau/internal/queue"
@@ -76,6 +77,9 @@ type Master struct {
 	filters     expiries            // refusal filter expiry times
 	weights     map[string]float64  // roles' weights other than 1
 	quotas      map[string]*quota.QuotaConfig
+	// agentResources are agents' dynamic reservations and persistent
+	// volumes as the registry holds them, by agent ID.
+	agentResources map[string]resources.Resources
 	// subscribers are the operator API's event streams.
 	subscribers    map[int]*queue.Queue[*masterpb.Event]
 	nextSubscriber int
@@ -143,8 +147,12 @@ func New(cfg Config, opts ...Option) (*Master, error) {
 	}
 	m.quotas = map[string]*quota.QuotaConfig{}
 	m.setQuota(recovered.GetQuotas())
-	ln, err := net.Listen("tcp", net.JoinHostPort(cfg.IP, strconv.Itoa(cfg.Port)))
+	m.agentResources = map[string]resources.Resources{}
+	for _, ar := range recovered.GetAgentResources() {
+		m.agentResources[ar.GetAgentId().GetValue()] = ar.GetResources()
+	}
 	m.recovered = recovered
+	ln, err := net.Listen("tcp", net.JoinHostPort(cfg.IP, strconv.Itoa(cfg.Port)))
 	if err != nil {
 		return nil, fmt.Errorf("master: listen: %w", err)
 	}

@@ -24,6 +24,8 @@ type counters struct {
 	offersSent          int64
 	offersDeclined      int64
 	offersRescinded     int64
+	operations          int64 // conversions applied (RESERVE, UNRESERVE, CREATE, DESTROY)
+	operationErrors     int64 // offer operations dropped as invalid
 }
 
 // countTerminal records a task reaching a terminal state.
@@ -115,6 +117,8 @@ func (m *Master) metrics() map[string]float64 {
 	out["master/messages_decline_offers"] = float64(m.counts.offersDeclined)
 	out["master/offers_sent"] = float64(m.counts.offersSent)
 	out["master/offers_rescinded"] = float64(m.counts.offersRescinded)
+	out["master/operations/total"] = float64(m.counts.operations)
+	out["master/operations/error"] = float64(m.counts.operationErrors)
 	return out
 }
 

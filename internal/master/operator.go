@@ -247,6 +247,19 @@ func (m *Master) operatorCall(r *http.Request, call *masterpb.Call) (*masterpb.R
 			return nil, httpapi.Errorf(http.StatusNotFound, "Agent %s not found", id)
 		}
 		return nil, nil
+	case masterpb.Call_RESERVE_RESOURCES, masterpb.Call_UNRESERVE_RESOURCES, masterpb.Call_CREATE_VOLUMES, masterpb.Call_DESTROY_VOLUMES:
+		agentID, op, err := operatorConversion(call)
+		if err != nil {
+			return nil, err
+		}
+		if doErr := m.do(r.Context(), func() { err = m.operatorOperation(agentID, op) }); doErr != nil {
+			return nil, doErr
+		}
+		return nil, err
+	case masterpb.Call_GET_OPERATIONS:
+		if err := m.do(r.Context(), func() { resp.GetOperations = &masterpb.Response_GetOperations{Operations: m.operations()} }); err != nil {
+			return nil, err
+		}
 	case masterpb.Call_UNKNOWN:
 		return nil, badRequest("Expecting 'type' to be present")
 	default:
@@ -327,7 +340,7 @@ func (a agentSnapshot) proto() *masterpb.Response_GetAgents_Agent {
 	return &masterpb.Response_GetAgents_Agent{
 		AgentInfo: a.info, Active: proto.Bool(a.active), Deactivated: proto.Bool(a.deactivated), DrainInfo: a.drain, Version: proto.String(a.version),
 		Pid: proto.String("slave(1)@" + a.endpoint), RegisteredTime: timeInfo(a.registered), ReregisteredTime: timeInfo(a.reregistered),
-		TotalResources: a.info.GetResources(), AllocatedResources: a.used, OfferedResources: a.offered,
+		TotalResources: a.total, AllocatedResources: a.used, OfferedResources: a.offered,
 	}
 }
 
@@ -439,4 +452,64 @@ func weightOf(weights map[string]float64, role string) float64 {
 		return w
 	}
 	return 1
+}
+
+// operatorConversion turns a RESERVE_RESOURCES, UNRESERVE_RESOURCES,
+// CREATE_VOLUMES or DESTROY_VOLUMES call into the offer operation it asks
+// for.
+func operatorConversion(call *masterpb.Call) (string, *mesos.Offer_Operation, error) {
+	op := &mesos.Offer_Operation{}
+	var agentID *mesos.AgentID
+	switch call.GetType() {
+	case masterpb.Call_RESERVE_RESOURCES:
+		c := call.GetReserveResources()
+		if c == nil {
+			return "", nil, badRequest("Expecting 'reserve_resources' to be present")
+		}
+		agentID = c.GetAgentId()
+		op.Type = mesos.Offer_Operation_RESERVE.Enum()
+		op.Reserve = &mesos.Offer_Operation_Reserve{Source: c.GetSource(), Resources: c.GetResources()}
+	case masterpb.Call_UNRESERVE_RESOURCES:
+		c := call.GetUnreserveResources()
+		if c == nil {
+			return "", nil, badRequest("Expecting 'unreserve_resources' to be present")
+		}
+		agentID = c.GetAgentId()
+		op.Type = mesos.Offer_Operation_UNRESERVE.Enum()
+		op.Unreserve = &mesos.Offer_Operation_Unreserve{Resources: c.GetResources()}
+	case masterpb.Call_CREATE_VOLUMES:
+		c := call.GetCreateVolumes()
+		if c == nil {
+			return "", nil, badRequest("Expecting 'create_volumes' to be present")
+		}
+		agentID = c.GetAgentId()
+		op.Type = mesos.Offer_Operation_CREATE.Enum()
+		op.Create = &mesos.Offer_Operation_Create{Volumes: c.GetVolumes()}
+	default:
+		c := call.GetDestroyVolumes()
+		if c == nil {
+			return "", nil, badRequest("Expecting 'destroy_volumes' to be present")
+		}
+		agentID = c.GetAgentId()
+		op.Type = mesos.Offer_Operation_DESTROY.Enum()
+		op.Destroy = &mesos.Offer_Operation_Destroy{Volumes: c.GetVolumes()}
+	}
+	if agentID.GetValue() == "" {
+		return "", nil, badRequest("Expecting 'agent_id' to be present")
+	}
+	return agentID.GetValue(), op, nil
+}
+
+// operations lists the operations with feedback the master tracks.
+func (m *Master) operations() []*mesos.Operation {
+	var out []*mesos.Operation
+	for _, fw := range m.frameworks {
+		for _, o := range fw.operations {
+			out = append(out, o)
+		}
+	}
+	sort.Slice(out, func(i, j int) bool {
+		return string(out[i].GetUuid().GetValue()) < string(out[j].GetUuid().GetValue())
+	})
+	return out
 }

@@ -53,8 +53,7 @@ func (m *Master) recoverFrameworks() {
 		if m.frameworks[id] != nil {
 			continue
 		}
-		fw := &framework{id: id, registered: now, offers: map[string]*offer{},
-			tasks: map[string]*mesos.Task{}, unreachableTasks: map[string]*mesos.Task{}, executors: map[string]map[string]*mesos.ExecutorInfo{}}
+		fw := newFramework(id, now)
 		m.setFrameworkInfo(fw, proto.Clone(info).(*mesos.FrameworkInfo))
 		m.frameworks[id] = fw
 		m.alloc.AddFramework(id, allocatorFramework(fw.info), m.usedByFramework(id), false)

@@ -17,6 +17,9 @@ import (
 
 func badRequest(format string, args ...any) error { return httpapi.BadRequest(format, args...) }
 func forbidden(msg string) error                  { return httpapi.Forbidden(msg) }
+func conflict(format string, args ...any) error {
+	return httpapi.Errorf(http.StatusConflict, format, args...)
+}
 
 // serveScheduler is POST /api/v1/scheduler.
 func (m *Master) serveScheduler(w http.ResponseWriter, r *http.Request) {

@@ -18,6 +18,7 @@ import (
 	"github.com/plateau/plateau/internal/taskstate"
 
 	"github.com/plateau/plateau/internal/model"
+	"github.com/plateau/plateau/internal/resources"
 
 	mesos "github.com/plateau/plateau/internal/api/mesos/v1"
 	"github.com/plateau/plateau/internal/version"
@@ -61,6 +62,9 @@ type agentSnapshot struct {
 	drain                    *mesos.DrainInfo
 	registered, reregistered time.Time
 	used, offered            []*mesos.Resource
+	// total is the agent's resources with its dynamic reservations and
+	// volumes; info.resources are its static ones.
+	total resources.Resources
 }
 
 // snapshot copies the state's records. Runs on the loop.
@@ -104,7 +108,7 @@ func (fw *framework) snapshot() frameworkSnapshot {
 // only withUsage: a whole-state snapshot fills them in later, off the
 // loop, from the frameworks' tasks (fillUsage).
 func (a *agent) snapshot(withUsage bool) agentSnapshot {
-	as := agentSnapshot{info: a.info, endpoint: a.endpoint, version: a.version, active: a.active && a.link != nil && !a.deactivated,
+	as := agentSnapshot{info: a.info, total: a.total, endpoint: a.endpoint, version: a.version, active: a.active && a.link != nil && !a.deactivated,
 		deactivated: a.deactivated, drain: a.drain,
 		registered: a.registered, reregistered: a.reregistered}
 	if !withUsage {
@@ -405,10 +409,11 @@ func (a agentSnapshot) model() map[string]any {
 	}
 	out := map[string]any{
 		"id": i.GetId().GetValue(), "pid": "slave(1)@" + a.endpoint, "hostname": i.GetHostname(), "port": i.GetPort(),
-		"registered_time": model.Seconds(a.registered), "resources": model.Resources(i.GetResources()),
+		"registered_time": model.Seconds(a.registered), "resources": model.Resources(a.total),
 		"used_resources": model.Resources(a.used), "offered_resources": model.Resources(a.offered),
-		"reserved_resources": map[string]any{}, "unreserved_resources": model.Resources(i.GetResources()),
-		"attributes": attrs, "active": a.active, "deactivated": a.deactivated, "version": a.version,
+		"reserved_resources": reservedModel(a.total), "unreserved_resources": model.Resources(a.total.Unreserved()),
+		"reserved_resources_full": reservedFull(a.total),
+		"attributes":              attrs, "active": a.active, "deactivated": a.deactivated, "version": a.version,
 		"capabilities": []string{"MULTI_ROLE", "HIERARCHICAL_ROLE", "RESERVATION_REFINEMENT"},
 	}
 	if !a.reregistered.IsZero() {
@@ -440,16 +445,26 @@ func (a agentSnapshot) appendJSON(b []byte) []byte {
 		b = append(b, `,"reregistered_time":`...)
 		b = strconv.AppendFloat(b, model.Seconds(a.reregistered), 'f', -1, 64)
 	}
-	res := model.AppendResources(nil, i.GetResources())
 	b = append(b, `,"resources":`...)
-	b = append(b, res...)
+	b = model.AppendResources(b, a.total)
 	b = append(b, `,"unreserved_resources":`...)
-	b = append(b, res...)
+	if unreserved := a.total.Unreserved(); len(unreserved) == len(a.total) {
+		b = model.AppendResources(b, a.total)
+		b = append(b, `,"reserved_resources":{},"reserved_resources_full":{}`...)
+	} else {
+		b = model.AppendResources(b, unreserved)
+		b = append(b, `,"reserved_resources":`...)
+		rb, _ := json.Marshal(reservedModel(a.total))
+		b = append(b, rb...)
+		b = append(b, `,"reserved_resources_full":`...)
+		rb, _ = json.Marshal(reservedFull(a.total))
+		b = append(b, rb...)
+	}
 	b = append(b, `,"used_resources":`...)
 	b = model.AppendResources(b, a.used)
 	b = append(b, `,"offered_resources":`...)
 	b = model.AppendResources(b, a.offered)
-	b = append(b, `,"reserved_resources":{},"active":`...)
+	b = append(b, `,"active":`...)
 	b = strconv.AppendBool(b, a.active)
 	b = append(b, `,"deactivated":`...)
 	b = strconv.AppendBool(b, a.deactivated)
@@ -465,6 +480,41 @@ func (a agentSnapshot) appendJSON(b []byte) []byte {
 		b = append(b, ab...)
 	}
 	return append(b, '}')
+}
+
+// reservedByRole groups reserved resources by the role they are
+// reserved for.
+func reservedByRole(rs resources.Resources) map[string]resources.Resources {
+	out := map[string]resources.Resources{}
+	for _, r := range rs {
+		if role := resources.ReservationRole(r); role != "*" {
+			out[role] = append(out[role], r)
+		}
+	}
+	return out
+}
+
+// reservedModel is Mesos's "reserved_resources": role to summed resources.
+func reservedModel(rs resources.Resources) map[string]any {
+	out := map[string]any{}
+	for role, r := range reservedByRole(rs) {
+		out[role] = model.Resources(r)
+	}
+	return out
+}
+
+// reservedFull is Mesos's "reserved_resources_full": role to the
+// Resource objects, in Mesos's JSON.
+func reservedFull(rs resources.Resources) map[string]any {
+	out := map[string]any{}
+	for role, r := range reservedByRole(rs) {
+		list := make([]any, 0, len(r))
+		for _, res := range r {
+			list = append(list, model.Proto(res))
+		}
+		out[role] = list
+	}
+	return out
 }
 
 func nonNil(v []any) []any {

@@ -49,14 +49,29 @@ func (m *Master) accept(fw *framework, acc *scheduler.Call_Accept) {
 	role := offers[0].offer.GetAllocationInfo().GetRole()
 	for _, op := range acc.GetOperations() {
 		switch op.GetType() {
-		case mesos.Offer_Operation_LAUNCH:
-			for _, ti := range op.GetLaunch().GetTaskInfos() {
-				available = m.launchTask(fw, a, role, ti, available)
+		case mesos.Offer_Operation_LAUNCH, mesos.Offer_Operation_LAUNCH_GROUP:
+			if op.Id != nil {
+				// Mesos gives no feedback for launches: the tasks are
+				// invalid.
+				for _, t := range operationTasks([]*mesos.Offer_Operation{op}) {
+					fw.send(updateEvent(masterStatus(t, mesos.TaskState_TASK_ERROR, mesos.TaskStatus_REASON_TASK_INVALID,
+						"The `id` field cannot be set on "+op.GetType().String()+" operations")))
+				}
+				continue
 			}
-		case mesos.Offer_Operation_LAUNCH_GROUP:
-			available = m.launchGroup(fw, a, role, op.GetLaunchGroup(), available)
+			if op.GetType() == mesos.Offer_Operation_LAUNCH {
+				for _, ti := range op.GetLaunch().GetTaskInfos() {
+					available = m.launchTask(fw, a, role, ti, available)
+				}
+			} else {
+				available = m.launchGroup(fw, a, role, op.GetLaunchGroup(), available)
+			}
 		default:
-			m.refuseOperation(fw, a, op)
+			if isConversion(op.GetType()) {
+				available = m.convert(fw, a, role, op, available)
+			} else {
+				m.dropOperation(fw, a, op, "Offer operation "+op.GetType().String()+" is not supported: Plateau agents have no resource providers")
+			}
 		}
 	}
 	if !available.IsEmpty() {
@@ -176,22 +191,25 @@ func (m *Master) launchGroup(fw *framework, a *agent, role string, lg *mesos.Off
 	return available
 }
 
-// refuseOperation answers the offer operations Plateau does not run yet.
-func (m *Master) refuseOperation(fw *framework, a *agent, op *mesos.Offer_Operation) {
-	msg := "Offer operation " + op.GetType().String() + " is not supported yet"
-	m.log.Warn("refusing offer operation", "framework", fw.id, "type", op.GetType().String())
-	if op.Id == nil {
-		return
+// convert runs a RESERVE, UNRESERVE, CREATE or DESTROY from an ACCEPT
+// and returns what is left of the offered resources.
+func (m *Master) convert(fw *framework, a *agent, role string, op *mesos.Offer_Operation, available resources.Resources) resources.Resources {
+	op = operationResources(op, role)
+	convs, err := m.conversionsFor(fw, a, op)
+	if err != nil {
+		m.dropOperation(fw, a, op, err.Error())
+		return available
 	}
-	fw.send(&scheduler.Event{
-		Type: scheduler.Event_UPDATE_OPERATION_STATUS.Enum(),
-		UpdateOperationStatus: &scheduler.Event_UpdateOperationStatus{Status: &mesos.OperationStatus{
-			OperationId: op.GetId(),
-			State:       mesos.OperationState_OPERATION_ERROR.Enum(),
-			Message:     proto.String(msg),
-			AgentId:     a.info.GetId(),
-		}},
-	})
+	next, err := available.Apply(convs)
+	if err != nil {
+		m.dropOperation(fw, a, op, "Operation attempted with invalid resources: "+err.Error())
+		return available
+	}
+	if err := m.applyOperation(fw, a, op, convs); err != nil {
+		m.dropOperation(fw, a, op, err.Error())
+		return available
+	}
+	return next
 }
 
 // injectAllocation marks resources as allocated to role, as Mesos does for

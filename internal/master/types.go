@@ -49,6 +49,21 @@ type framework struct {
 	unreachableTasks map[string]*mesos.Task
 	// executors maps agent ID to the executors the framework runs there.
 	executors map[string]map[string]*mesos.ExecutorInfo
+	// operations are offer operations with feedback, by operation ID,
+	// until their terminal status is acknowledged.
+	operations map[string]*mesos.Operation
+}
+
+// newFramework makes an empty framework record.
+func newFramework(id string, now time.Time) *framework {
+	return &framework{
+		id: id, registered: now,
+		offers:           map[string]*offer{},
+		tasks:            map[string]*mesos.Task{},
+		unreachableTasks: map[string]*mesos.Task{},
+		executors:        map[string]map[string]*mesos.ExecutorInfo{},
+		operations:       map[string]*mesos.Operation{},
+	}
 }
 
 // roles is the framework's subscribed roles (FrameworkInfo.roles for

@@ -97,7 +97,10 @@ func (m *Master) removeAgent(a *agent, gone bool) {
 		m.unreachable[a.id] = now
 	}
 	m.publish(&masterpb.Event{Type: masterpb.Event_AGENT_REMOVED.Enum(), AgentRemoved: &masterpb.Event_AgentRemoved{AgentId: a.info.GetId()}})
+	// The registry forgets the agent with its reservations and volumes; an
+	// unreachable agent that comes back brings its own (as in Mesos).
 	_ = m.record(&plateaupb.RegistryEntry{Entry: &plateaupb.RegistryEntry_RemoveAgent{RemoveAgent: a.info.GetId()}})
+	delete(m.agentResources, a.id)
 }
 
 // reachableAgain handles the re-registration of an unreachable agent:

@@ -25,6 +25,8 @@ var (
 	bucketFrameworks = []byte("frameworks")
 	bucketWeights    = []byte("weights")
 	bucketQuotas     = []byte("quotas")
+	// bucketAgentResources holds agents' dynamic reservations and volumes.
+	bucketAgentResources = []byte("agent_resources")
 )
 
 // OpenBolt opens (or creates) the registry file.
@@ -34,7 +36,7 @@ func OpenBolt(path string) (*Bolt, error) {
 		return nil, fmt.Errorf("registry: opening %s: %w", path, err)
 	}
 	err = db.Update(func(tx *bolt.Tx) error {
-		for _, b := range [][]byte{bucketAgents, bucketFrameworks, bucketWeights, bucketQuotas} {
+		for _, b := range [][]byte{bucketAgents, bucketFrameworks, bucketWeights, bucketQuotas, bucketAgentResources} {
 			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
 				return err
 			}
@@ -62,7 +64,16 @@ func (b *Bolt) Apply(_ context.Context, e *plateaupb.RegistryEntry) error {
 		case *plateaupb.RegistryEntry_AdmitAgent:
 			return put(bucketAgents, x.AdmitAgent.GetId().GetValue(), x.AdmitAgent)
 		case *plateaupb.RegistryEntry_RemoveAgent:
+			if err := tx.Bucket(bucketAgentResources).Delete([]byte(x.RemoveAgent.GetValue())); err != nil {
+				return err
+			}
 			return tx.Bucket(bucketAgents).Delete([]byte(x.RemoveAgent.GetValue()))
+		case *plateaupb.RegistryEntry_UpdateAgentResources:
+			key := x.UpdateAgentResources.GetAgentId().GetValue()
+			if len(x.UpdateAgentResources.GetResources()) == 0 {
+				return tx.Bucket(bucketAgentResources).Delete([]byte(key))
+			}
+			return put(bucketAgentResources, key, x.UpdateAgentResources)
 		case *plateaupb.RegistryEntry_AddFramework:
 			return put(bucketFrameworks, x.AddFramework.GetId().GetValue(), x.AddFramework)
 		case *plateaupb.RegistryEntry_RemoveFramework:
@@ -113,6 +124,13 @@ func (b *Bolt) Load() (*plateaupb.Registry, error) {
 			q := &quota.QuotaConfig{}
 			reg.Quotas = append(reg.Quotas, q)
 			return proto.Unmarshal(v, q)
+		}); err != nil {
+			return err
+		}
+		if err := each(bucketAgentResources, func(v []byte) error {
+			a := &plateaupb.AgentResources{}
+			reg.AgentResources = append(reg.AgentResources, a)
+			return proto.Unmarshal(v, a)
 		}); err != nil {
 			return err
 		}

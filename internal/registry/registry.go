@@ -35,6 +35,7 @@ func Apply(r *plateaupb.Registry, e *plateaupb.RegistryEntry) {
 		r.Agents = upsert(r.Agents, x.AdmitAgent, func(a *mesos.AgentInfo) string { return a.GetId().GetValue() })
 	case *plateaupb.RegistryEntry_RemoveAgent:
 		r.Agents = remove(r.Agents, x.RemoveAgent.GetValue(), func(a *mesos.AgentInfo) string { return a.GetId().GetValue() })
+		r.AgentResources = remove(r.AgentResources, x.RemoveAgent.GetValue(), agentResourcesKey)
 	case *plateaupb.RegistryEntry_AddFramework:
 		r.Frameworks = upsert(r.Frameworks, x.AddFramework, func(f *mesos.FrameworkInfo) string { return f.GetId().GetValue() })
 	case *plateaupb.RegistryEntry_RemoveFramework:
@@ -51,8 +52,16 @@ func Apply(r *plateaupb.Registry, e *plateaupb.RegistryEntry) {
 		for _, w := range x.UpdateWeights.GetWeights() {
 			r.Weights = upsert(r.Weights, w, func(w *mesos.WeightInfo) string { return w.GetRole() })
 		}
+	case *plateaupb.RegistryEntry_UpdateAgentResources:
+		if len(x.UpdateAgentResources.GetResources()) == 0 {
+			r.AgentResources = remove(r.AgentResources, agentResourcesKey(x.UpdateAgentResources), agentResourcesKey)
+		} else {
+			r.AgentResources = upsert(r.AgentResources, x.UpdateAgentResources, agentResourcesKey)
+		}
 	}
 }
+
+func agentResourcesKey(a *plateaupb.AgentResources) string { return a.GetAgentId().GetValue() }
 
 func upsert[T proto.Message](list []T, v T, key func(T) string) []T {
 	k := key(v)

@@ -33,12 +33,23 @@ func entries() []*plateaupb.RegistryEntry {
 		}
 		return &plateaupb.RegistryEntry{Entry: &plateaupb.RegistryEntry_UpdateQuota{UpdateQuota: &plateaupb.QuotaUpdate{Configs: []*quota.QuotaConfig{q}}}}
 	}
+	volumes := func(agentID string, ids ...string) *plateaupb.RegistryEntry {
+		ar := &plateaupb.AgentResources{AgentId: &mesos.AgentID{Value: proto.String(agentID)}}
+		for _, id := range ids {
+			ar.Resources = append(ar.Resources, volume(id))
+		}
+		return &plateaupb.RegistryEntry{Entry: &plateaupb.RegistryEntry_UpdateAgentResources{UpdateAgentResources: ar}}
+	}
 	return []*plateaupb.RegistryEntry{
 		agent("S1"), agent("S0"), agent("S2"), fw("F1"), fw("F0"),
 		{Entry: &plateaupb.RegistryEntry_RemoveAgent{RemoveAgent: &mesos.AgentID{Value: proto.String("S1")}}},
 		{Entry: &plateaupb.RegistryEntry_RemoveFramework{RemoveFramework: &mesos.FrameworkID{Value: proto.String("F0")}}},
 		weights("prod", 3), weights("dev", 1), weights("prod", 2),
 		quotaEntry("prod", 4), quotaEntry("dev", 1), quotaEntry("dev", 0),
+		volumes("S0", "v1"), volumes("S2", "v2"), volumes("S0"),
+		{Entry: &plateaupb.RegistryEntry_RemoveAgent{RemoveAgent: &mesos.AgentID{Value: proto.String("S3")}}},
+		volumes("S3", "v3"), agent("S3"),
+		{Entry: &plateaupb.RegistryEntry_RemoveAgent{RemoveAgent: &mesos.AgentID{Value: proto.String("S3")}}},
 		{}, // an entry this version does not know is ignored
 	}
 }
@@ -58,7 +69,8 @@ func TestApply(t *testing.T) {
 			{Role: proto.String("dev"), Weight: proto.Float64(1)},
 			{Role: proto.String("prod"), Weight: proto.Float64(2)},
 		},
-		Quotas: []*quota.QuotaConfig{{Role: proto.String("prod"), Guarantees: map[string]*mesos.Value_Scalar{"cpus": {Value: proto.Float64(4)}}}},
+		Quotas:         []*quota.QuotaConfig{{Role: proto.String("prod"), Guarantees: map[string]*mesos.Value_Scalar{"cpus": {Value: proto.Float64(4)}}}},
+		AgentResources: []*plateaupb.AgentResources{{AgentId: &mesos.AgentID{Value: proto.String("S2")}, Resources: []*mesos.Resource{volume("v2")}}},
 	}
 	if !proto.Equal(&reg, want) {
 		t.Fatalf("registry %v\nwant %v", &reg, want)
@@ -97,5 +109,15 @@ func TestStores(t *testing.T) {
 	got, err := reopened.Load()
 	if err != nil || !proto.Equal(got, &want) {
 		t.Fatalf("after reopening: %v, %v", got, err)
+	}
+}
+
+// volume is a persistent volume of 64 MB reserved for role "db".
+func volume(id string) *mesos.Resource {
+	return &mesos.Resource{
+		Name: proto.String("disk"), Type: mesos.Value_SCALAR.Enum(), Scalar: &mesos.Value_Scalar{Value: proto.Float64(64)},
+		Reservations: []*mesos.Resource_ReservationInfo{{Type: mesos.Resource_ReservationInfo_DYNAMIC.Enum(), Role: proto.String("db")}},
+		Disk: &mesos.Resource_DiskInfo{Persistence: &mesos.Resource_DiskInfo_Persistence{Id: proto.String(id)},
+			Volume: &mesos.Volume{ContainerPath: proto.String("data"), Mode: mesos.Volume_RW.Enum()}},
 	}
 }

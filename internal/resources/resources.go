@@ -60,9 +60,12 @@ func addableIgnoringAllocation(a, b *mesos.Resource) bool {
 	if (a.Disk == nil) != (b.Disk == nil) || (a.Disk != nil && !proto.Equal(a.Disk, b.Disk)) {
 		return false
 	}
-	// Persistent volumes and shared resources are never merged.
+	// Persistent volumes and shared resources are never merged or split:
+	// they match only when their values are equal too (their metadata
+	// already is).
 	if a.GetDisk().GetPersistence() != nil || a.Shared != nil {
-		return proto.Equal(a, b)
+		return proto.Equal(a.Revocable, b.Revocable) && proto.Equal(a.Shared, b.Shared) &&
+			proto.Equal(a.Scalar, b.Scalar) && proto.Equal(a.Ranges, b.Ranges) && proto.Equal(a.Set, b.Set)
 	}
 	return true
 }

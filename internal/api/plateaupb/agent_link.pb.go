@@ -39,6 +39,7 @@ type AgentMessage struct {
 	//	*AgentMessage_StatusUpdate
 	//	*AgentMessage_ExecutorExited
 	//	*AgentMessage_ExecutorToFramework
+	//	*AgentMessage_ResourcesCheckpointed
 	Message       isAgentMessage_Message `protobuf_oneof:"message"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -117,6 +118,15 @@ func (x *AgentMessage) GetExecutorToFramework() *ExecutorToFramework {
 	return nil
 }
 
+func (x *AgentMessage) GetResourcesCheckpointed() *ResourcesCheckpointed {
+	if x != nil {
+		if x, ok := x.Message.(*AgentMessage_ResourcesCheckpointed); ok {
+			return x.ResourcesCheckpointed
+		}
+	}
+	return nil
+}
+
 type isAgentMessage_Message interface {
 	isAgentMessage_Message()
 }
@@ -137,6 +147,10 @@ type AgentMessage_ExecutorToFramework struct {
 	ExecutorToFramework *ExecutorToFramework `protobuf:"bytes,4,opt,name=executor_to_framework,json=executorToFramework,oneof"`
 }
 
+type AgentMessage_ResourcesCheckpointed struct {
+	ResourcesCheckpointed *ResourcesCheckpointed `protobuf:"bytes,5,opt,name=resources_checkpointed,json=resourcesCheckpointed,oneof"`
+}
+
 func (*AgentMessage_Register) isAgentMessage_Message() {}
 
 func (*AgentMessage_StatusUpdate) isAgentMessage_Message() {}
@@ -144,6 +158,8 @@ func (*AgentMessage_StatusUpdate) isAgentMessage_Message() {}
 func (*AgentMessage_ExecutorExited) isAgentMessage_Message() {}
 
 func (*AgentMessage_ExecutorToFramework) isAgentMessage_Message() {}
+
+func (*AgentMessage_ResourcesCheckpointed) isAgentMessage_Message() {}
 
 // MasterMessage is everything a master sends to an agent.
 type MasterMessage struct {
@@ -160,6 +176,7 @@ type MasterMessage struct {
 	//	*MasterMessage_FrameworkToExecutor
 	//	*MasterMessage_UpdateFramework
 	//	*MasterMessage_ShutdownAgent
+	//	*MasterMessage_CheckpointResources
 	Message       isMasterMessage_Message `protobuf_oneof:"message"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -292,6 +309,15 @@ func (x *MasterMessage) GetShutdownAgent() *ShutdownAgent {
 	return nil
 }
 
+func (x *MasterMessage) GetCheckpointResources() *CheckpointResources {
+	if x != nil {
+		if x, ok := x.Message.(*MasterMessage_CheckpointResources); ok {
+			return x.CheckpointResources
+		}
+	}
+	return nil
+}
+
 type isMasterMessage_Message interface {
 	isMasterMessage_Message()
 }
@@ -336,6 +362,10 @@ type MasterMessage_ShutdownAgent struct {
 	ShutdownAgent *ShutdownAgent `protobuf:"bytes,10,opt,name=shutdown_agent,json=shutdownAgent,oneof"`
 }
 
+type MasterMessage_CheckpointResources struct {
+	CheckpointResources *CheckpointResources `protobuf:"bytes,11,opt,name=checkpoint_resources,json=checkpointResources,oneof"`
+}
+
 func (*MasterMessage_Registered) isMasterMessage_Message() {}
 
 func (*MasterMessage_RunTask) isMasterMessage_Message() {}
@@ -355,6 +385,8 @@ func (*MasterMessage_FrameworkToExecutor) isMasterMessage_Message() {}
 func (*MasterMessage_UpdateFramework) isMasterMessage_Message() {}
 
 func (*MasterMessage_ShutdownAgent) isMasterMessage_Message() {}
+
+func (*MasterMessage_CheckpointResources) isMasterMessage_Message() {}
 
 // ShutdownAgent tells an agent to kill its tasks and stop: it was marked
 // gone (MARK_AGENT_GONE) and may not come back.
@@ -413,11 +445,14 @@ type RegisterAgent struct {
 	Endpoint     *string                    `protobuf:"bytes,3,opt,name=endpoint" json:"endpoint,omitempty"`
 	Capabilities []*v1.AgentInfo_Capability `protobuf:"bytes,4,rep,name=capabilities" json:"capabilities,omitempty"`
 	// Re-registration only: the agent's frameworks, executors and tasks.
-	Frameworks    []*v1.FrameworkInfo `protobuf:"bytes,5,rep,name=frameworks" json:"frameworks,omitempty"`
-	Executors     []*v1.ExecutorInfo  `protobuf:"bytes,6,rep,name=executors" json:"executors,omitempty"`
-	Tasks         []*v1.Task          `protobuf:"bytes,7,rep,name=tasks" json:"tasks,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	Frameworks []*v1.FrameworkInfo `protobuf:"bytes,5,rep,name=frameworks" json:"frameworks,omitempty"`
+	Executors  []*v1.ExecutorInfo  `protobuf:"bytes,6,rep,name=executors" json:"executors,omitempty"`
+	Tasks      []*v1.Task          `protobuf:"bytes,7,rep,name=tasks" json:"tasks,omitempty"`
+	// The dynamic reservations and persistent volumes the agent has
+	// checkpointed (Mesos's checkpointed_resources).
+	CheckpointedResources []*v1.Resource `protobuf:"bytes,8,rep,name=checkpointed_resources,json=checkpointedResources" json:"checkpointed_resources,omitempty"`
+	unknownFields         protoimpl.UnknownFields
+	sizeCache             protoimpl.SizeCache
 }
 
 func (x *RegisterAgent) Reset() {
@@ -495,6 +530,13 @@ func (x *RegisterAgent) GetExecutors() []*v1.ExecutorInfo {
 func (x *RegisterAgent) GetTasks() []*v1.Task {
 	if x != nil {
 		return x.Tasks
+	}
+	return nil
+}
+
+func (x *RegisterAgent) GetCheckpointedResources() []*v1.Resource {
+	if x != nil {
+		return x.CheckpointedResources
 	}
 	return nil
 }
@@ -1329,18 +1371,193 @@ func (x *ExecutorCheckpoint) GetTasks() []*v1.Task {
 	return nil
 }
 
+// CheckpointResources gives an agent the master's view of its dynamic
+// reservations and persistent volumes (Mesos's CheckpointResourcesMessage).
+// The agent writes them to its work dir, creates the volumes that are new
+// and deletes the ones that were destroyed, then answers with
+// ResourcesCheckpointed naming the operations that asked for feedback.
+type CheckpointResources struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Resources     []*v1.Resource         `protobuf:"bytes,1,rep,name=resources" json:"resources,omitempty"`
+	Operations    []*OperationRef        `protobuf:"bytes,2,rep,name=operations" json:"operations,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CheckpointResources) Reset() {
+	*x = CheckpointResources{}
+	mi := &file_plateau_v1_agent_link_proto_msgTypes[18]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CheckpointResources) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CheckpointResources) ProtoMessage() {}
+
+func (x *CheckpointResources) ProtoReflect() protoreflect.Message {
+	mi := &file_plateau_v1_agent_link_proto_msgTypes[18]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CheckpointResources.ProtoReflect.Descriptor instead.
+func (*CheckpointResources) Descriptor() ([]byte, []int) {
+	return file_plateau_v1_agent_link_proto_rawDescGZIP(), []int{18}
+}
+
+func (x *CheckpointResources) GetResources() []*v1.Resource {
+	if x != nil {
+		return x.Resources
+	}
+	return nil
+}
+
+func (x *CheckpointResources) GetOperations() []*OperationRef {
+	if x != nil {
+		return x.Operations
+	}
+	return nil
+}
+
+// ResourcesCheckpointed confirms a CheckpointResources: the operations it
+// named are done (OPERATION_FINISHED), or failed with error.
+type ResourcesCheckpointed struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Operations    []*OperationRef        `protobuf:"bytes,1,rep,name=operations" json:"operations,omitempty"`
+	Error         *string                `protobuf:"bytes,2,opt,name=error" json:"error,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ResourcesCheckpointed) Reset() {
+	*x = ResourcesCheckpointed{}
+	mi := &file_plateau_v1_agent_link_proto_msgTypes[19]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ResourcesCheckpointed) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ResourcesCheckpointed) ProtoMessage() {}
+
+func (x *ResourcesCheckpointed) ProtoReflect() protoreflect.Message {
+	mi := &file_plateau_v1_agent_link_proto_msgTypes[19]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ResourcesCheckpointed.ProtoReflect.Descriptor instead.
+func (*ResourcesCheckpointed) Descriptor() ([]byte, []int) {
+	return file_plateau_v1_agent_link_proto_rawDescGZIP(), []int{19}
+}
+
+func (x *ResourcesCheckpointed) GetOperations() []*OperationRef {
+	if x != nil {
+		return x.Operations
+	}
+	return nil
+}
+
+func (x *ResourcesCheckpointed) GetError() string {
+	if x != nil && x.Error != nil {
+		return *x.Error
+	}
+	return ""
+}
+
+// OperationRef names an offer operation whose framework asked for
+// feedback (Offer.Operation.id set).
+type OperationRef struct {
+	state       protoimpl.MessageState `protogen:"open.v1"`
+	FrameworkId *v1.FrameworkID        `protobuf:"bytes,1,req,name=framework_id,json=frameworkId" json:"framework_id,omitempty"`
+	OperationId *v1.OperationID        `protobuf:"bytes,2,req,name=operation_id,json=operationId" json:"operation_id,omitempty"`
+	// uuid identifies the operation in the master (Operation.uuid).
+	Uuid          []byte `protobuf:"bytes,3,req,name=uuid" json:"uuid,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *OperationRef) Reset() {
+	*x = OperationRef{}
+	mi := &file_plateau_v1_agent_link_proto_msgTypes[20]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *OperationRef) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*OperationRef) ProtoMessage() {}
+
+func (x *OperationRef) ProtoReflect() protoreflect.Message {
+	mi := &file_plateau_v1_agent_link_proto_msgTypes[20]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use OperationRef.ProtoReflect.Descriptor instead.
+func (*OperationRef) Descriptor() ([]byte, []int) {
+	return file_plateau_v1_agent_link_proto_rawDescGZIP(), []int{20}
+}
+
+func (x *OperationRef) GetFrameworkId() *v1.FrameworkID {
+	if x != nil {
+		return x.FrameworkId
+	}
+	return nil
+}
+
+func (x *OperationRef) GetOperationId() *v1.OperationID {
+	if x != nil {
+		return x.OperationId
+	}
+	return nil
+}
+
+func (x *OperationRef) GetUuid() []byte {
+	if x != nil {
+		return x.Uuid
+	}
+	return nil
+}
+
 var File_plateau_v1_agent_link_proto protoreflect.FileDescriptor
 
 const file_plateau_v1_agent_link_proto_rawDesc = "" +
 	"\n" +
 	"\x1bplateau/v1/agent_link.proto\x12\n" +
-	"plateau.v1\x1a\x14mesos/v1/mesos.proto\"\xb1\x02\n" +
+	"plateau.v1\x1a\x14mesos/v1/mesos.proto\"\x8d\x03\n" +
 	"\fAgentMessage\x127\n" +
 	"\bregister\x18\x01 \x01(\v2\x19.plateau.v1.RegisterAgentH\x00R\bregister\x12?\n" +
 	"\rstatus_update\x18\x02 \x01(\v2\x18.plateau.v1.StatusUpdateH\x00R\fstatusUpdate\x12E\n" +
 	"\x0fexecutor_exited\x18\x03 \x01(\v2\x1a.plateau.v1.ExecutorExitedH\x00R\x0eexecutorExited\x12U\n" +
-	"\x15executor_to_framework\x18\x04 \x01(\v2\x1f.plateau.v1.ExecutorToFrameworkH\x00R\x13executorToFrameworkB\t\n" +
-	"\amessage\"\xd9\x05\n" +
+	"\x15executor_to_framework\x18\x04 \x01(\v2\x1f.plateau.v1.ExecutorToFrameworkH\x00R\x13executorToFramework\x12Z\n" +
+	"\x16resources_checkpointed\x18\x05 \x01(\v2!.plateau.v1.ResourcesCheckpointedH\x00R\x15resourcesCheckpointedB\t\n" +
+	"\amessage\"\xaf\x06\n" +
 	"\rMasterMessage\x12=\n" +
 	"\n" +
 	"registered\x18\x01 \x01(\v2\x1b.plateau.v1.AgentRegisteredH\x00R\n" +
@@ -1354,10 +1571,11 @@ const file_plateau_v1_agent_link_proto_rawDesc = "" +
 	"\x15framework_to_executor\x18\b \x01(\v2\x1f.plateau.v1.FrameworkToExecutorH\x00R\x13frameworkToExecutor\x12H\n" +
 	"\x10update_framework\x18\t \x01(\v2\x1b.plateau.v1.UpdateFrameworkH\x00R\x0fupdateFramework\x12B\n" +
 	"\x0eshutdown_agent\x18\n" +
-	" \x01(\v2\x19.plateau.v1.ShutdownAgentH\x00R\rshutdownAgentB\t\n" +
+	" \x01(\v2\x19.plateau.v1.ShutdownAgentH\x00R\rshutdownAgent\x12T\n" +
+	"\x14checkpoint_resources\x18\v \x01(\v2\x1f.plateau.v1.CheckpointResourcesH\x00R\x13checkpointResourcesB\t\n" +
 	"\amessage\")\n" +
 	"\rShutdownAgent\x12\x18\n" +
-	"\amessage\x18\x01 \x01(\tR\amessage\"\xd2\x02\n" +
+	"\amessage\x18\x01 \x01(\tR\amessage\"\x9d\x03\n" +
 	"\rRegisterAgent\x122\n" +
 	"\n" +
 	"agent_info\x18\x01 \x02(\v2\x13.mesos.v1.AgentInfoR\tagentInfo\x12\x18\n" +
@@ -1368,7 +1586,8 @@ const file_plateau_v1_agent_link_proto_rawDesc = "" +
 	"frameworks\x18\x05 \x03(\v2\x17.mesos.v1.FrameworkInfoR\n" +
 	"frameworks\x124\n" +
 	"\texecutors\x18\x06 \x03(\v2\x16.mesos.v1.ExecutorInfoR\texecutors\x12$\n" +
-	"\x05tasks\x18\a \x03(\v2\x0e.mesos.v1.TaskR\x05tasks\"c\n" +
+	"\x05tasks\x18\a \x03(\v2\x0e.mesos.v1.TaskR\x05tasks\x12I\n" +
+	"\x16checkpointed_resources\x18\b \x03(\v2\x12.mesos.v1.ResourceR\x15checkpointedResources\"c\n" +
 	"\x0fAgentRegistered\x12,\n" +
 	"\bagent_id\x18\x01 \x02(\v2\x11.mesos.v1.AgentIDR\aagentId\x12\"\n" +
 	"\freregistered\x18\x02 \x01(\bR\freregistered\"h\n" +
@@ -1428,7 +1647,21 @@ const file_plateau_v1_agent_link_proto_rawDesc = "" +
 	"\tdirectory\x18\x04 \x02(\tR\tdirectory\x12\x10\n" +
 	"\x03pid\x18\x05 \x02(\x05R\x03pid\x12\x18\n" +
 	"\acommand\x18\x06 \x01(\bR\acommand\x12$\n" +
-	"\x05tasks\x18\a \x03(\v2\x0e.mesos.v1.TaskR\x05tasks2O\n" +
+	"\x05tasks\x18\a \x03(\v2\x0e.mesos.v1.TaskR\x05tasks\"\x81\x01\n" +
+	"\x13CheckpointResources\x120\n" +
+	"\tresources\x18\x01 \x03(\v2\x12.mesos.v1.ResourceR\tresources\x128\n" +
+	"\n" +
+	"operations\x18\x02 \x03(\v2\x18.plateau.v1.OperationRefR\n" +
+	"operations\"g\n" +
+	"\x15ResourcesCheckpointed\x128\n" +
+	"\n" +
+	"operations\x18\x01 \x03(\v2\x18.plateau.v1.OperationRefR\n" +
+	"operations\x12\x14\n" +
+	"\x05error\x18\x02 \x01(\tR\x05error\"\x96\x01\n" +
+	"\fOperationRef\x128\n" +
+	"\fframework_id\x18\x01 \x02(\v2\x15.mesos.v1.FrameworkIDR\vframeworkId\x128\n" +
+	"\foperation_id\x18\x02 \x02(\v2\x15.mesos.v1.OperationIDR\voperationId\x12\x12\n" +
+	"\x04uuid\x18\x03 \x02(\fR\x04uuid2O\n" +
 	"\tAgentLink\x12B\n" +
 	"\aConnect\x12\x18.plateau.v1.AgentMessage\x1a\x19.plateau.v1.MasterMessage(\x010\x01B=Z;github.com/plateau/plateau/internal/api/plateaupb;plateaupb"
 
@@ -1444,7 +1677,7 @@ func file_plateau_v1_agent_link_proto_rawDescGZIP() []byte {
 	return file_plateau_v1_agent_link_proto_rawDescData
 }
 
-var file_plateau_v1_agent_link_proto_msgTypes = make([]protoimpl.MessageInfo, 18)
+var file_plateau_v1_agent_link_proto_msgTypes = make([]protoimpl.MessageInfo, 21)
 var file_plateau_v1_agent_link_proto_goTypes = []any{
 	(*AgentMessage)(nil),                // 0: plateau.v1.AgentMessage
 	(*MasterMessage)(nil),               // 1: plateau.v1.MasterMessage
@@ -1464,77 +1697,90 @@ var file_plateau_v1_agent_link_proto_goTypes = []any{
 	(*UpdateFramework)(nil),             // 15: plateau.v1.UpdateFramework
 	(*AgentCheckpoint)(nil),             // 16: plateau.v1.AgentCheckpoint
 	(*ExecutorCheckpoint)(nil),          // 17: plateau.v1.ExecutorCheckpoint
-	(*v1.AgentInfo)(nil),                // 18: mesos.v1.AgentInfo
-	(*v1.AgentInfo_Capability)(nil),     // 19: mesos.v1.AgentInfo.Capability
-	(*v1.FrameworkInfo)(nil),            // 20: mesos.v1.FrameworkInfo
-	(*v1.ExecutorInfo)(nil),             // 21: mesos.v1.ExecutorInfo
-	(*v1.Task)(nil),                     // 22: mesos.v1.Task
-	(*v1.AgentID)(nil),                  // 23: mesos.v1.AgentID
-	(*v1.TaskInfo)(nil),                 // 24: mesos.v1.TaskInfo
-	(*v1.TaskGroupInfo)(nil),            // 25: mesos.v1.TaskGroupInfo
-	(*v1.FrameworkID)(nil),              // 26: mesos.v1.FrameworkID
-	(*v1.TaskID)(nil),                   // 27: mesos.v1.TaskID
-	(*v1.KillPolicy)(nil),               // 28: mesos.v1.KillPolicy
-	(*v1.ExecutorID)(nil),               // 29: mesos.v1.ExecutorID
-	(*v1.TaskStatus)(nil),               // 30: mesos.v1.TaskStatus
-	(v1.TaskState)(0),                   // 31: mesos.v1.TaskState
+	(*CheckpointResources)(nil),         // 18: plateau.v1.CheckpointResources
+	(*ResourcesCheckpointed)(nil),       // 19: plateau.v1.ResourcesCheckpointed
+	(*OperationRef)(nil),                // 20: plateau.v1.OperationRef
+	(*v1.AgentInfo)(nil),                // 21: mesos.v1.AgentInfo
+	(*v1.AgentInfo_Capability)(nil),     // 22: mesos.v1.AgentInfo.Capability
+	(*v1.FrameworkInfo)(nil),            // 23: mesos.v1.FrameworkInfo
+	(*v1.ExecutorInfo)(nil),             // 24: mesos.v1.ExecutorInfo
+	(*v1.Task)(nil),                     // 25: mesos.v1.Task
+	(*v1.Resource)(nil),                 // 26: mesos.v1.Resource
+	(*v1.AgentID)(nil),                  // 27: mesos.v1.AgentID
+	(*v1.TaskInfo)(nil),                 // 28: mesos.v1.TaskInfo
+	(*v1.TaskGroupInfo)(nil),            // 29: mesos.v1.TaskGroupInfo
+	(*v1.FrameworkID)(nil),              // 30: mesos.v1.FrameworkID
+	(*v1.TaskID)(nil),                   // 31: mesos.v1.TaskID
+	(*v1.KillPolicy)(nil),               // 32: mesos.v1.KillPolicy
+	(*v1.ExecutorID)(nil),               // 33: mesos.v1.ExecutorID
+	(*v1.TaskStatus)(nil),               // 34: mesos.v1.TaskStatus
+	(v1.TaskState)(0),                   // 35: mesos.v1.TaskState
+	(*v1.OperationID)(nil),              // 36: mesos.v1.OperationID
 }
 var file_plateau_v1_agent_link_proto_depIdxs = []int32{
 	3,  // 0: plateau.v1.AgentMessage.register:type_name -> plateau.v1.RegisterAgent
 	10, // 1: plateau.v1.AgentMessage.status_update:type_name -> plateau.v1.StatusUpdate
 	12, // 2: plateau.v1.AgentMessage.executor_exited:type_name -> plateau.v1.ExecutorExited
 	13, // 3: plateau.v1.AgentMessage.executor_to_framework:type_name -> plateau.v1.ExecutorToFramework
-	4,  // 4: plateau.v1.MasterMessage.registered:type_name -> plateau.v1.AgentRegistered
-	5,  // 5: plateau.v1.MasterMessage.run_task:type_name -> plateau.v1.RunTask
-	6,  // 6: plateau.v1.MasterMessage.run_task_group:type_name -> plateau.v1.RunTaskGroup
-	7,  // 7: plateau.v1.MasterMessage.kill_task:type_name -> plateau.v1.KillTask
-	8,  // 8: plateau.v1.MasterMessage.shutdown_framework:type_name -> plateau.v1.ShutdownFramework
-	9,  // 9: plateau.v1.MasterMessage.shutdown_executor:type_name -> plateau.v1.ShutdownExecutor
-	11, // 10: plateau.v1.MasterMessage.acknowledgement:type_name -> plateau.v1.StatusUpdateAcknowledgement
-	14, // 11: plateau.v1.MasterMessage.framework_to_executor:type_name -> plateau.v1.FrameworkToExecutor
-	15, // 12: plateau.v1.MasterMessage.update_framework:type_name -> plateau.v1.UpdateFramework
-	2,  // 13: plateau.v1.MasterMessage.shutdown_agent:type_name -> plateau.v1.ShutdownAgent
-	18, // 14: plateau.v1.RegisterAgent.agent_info:type_name -> mesos.v1.AgentInfo
-	19, // 15: plateau.v1.RegisterAgent.capabilities:type_name -> mesos.v1.AgentInfo.Capability
-	20, // 16: plateau.v1.RegisterAgent.frameworks:type_name -> mesos.v1.FrameworkInfo
-	21, // 17: plateau.v1.RegisterAgent.executors:type_name -> mesos.v1.ExecutorInfo
-	22, // 18: plateau.v1.RegisterAgent.tasks:type_name -> mesos.v1.Task
-	23, // 19: plateau.v1.AgentRegistered.agent_id:type_name -> mesos.v1.AgentID
-	20, // 20: plateau.v1.RunTask.framework:type_name -> mesos.v1.FrameworkInfo
-	24, // 21: plateau.v1.RunTask.task:type_name -> mesos.v1.TaskInfo
-	20, // 22: plateau.v1.RunTaskGroup.framework:type_name -> mesos.v1.FrameworkInfo
-	21, // 23: plateau.v1.RunTaskGroup.executor:type_name -> mesos.v1.ExecutorInfo
-	25, // 24: plateau.v1.RunTaskGroup.task_group:type_name -> mesos.v1.TaskGroupInfo
-	26, // 25: plateau.v1.KillTask.framework_id:type_name -> mesos.v1.FrameworkID
-	27, // 26: plateau.v1.KillTask.task_id:type_name -> mesos.v1.TaskID
-	28, // 27: plateau.v1.KillTask.kill_policy:type_name -> mesos.v1.KillPolicy
-	26, // 28: plateau.v1.ShutdownFramework.framework_id:type_name -> mesos.v1.FrameworkID
-	26, // 29: plateau.v1.ShutdownExecutor.framework_id:type_name -> mesos.v1.FrameworkID
-	29, // 30: plateau.v1.ShutdownExecutor.executor_id:type_name -> mesos.v1.ExecutorID
-	26, // 31: plateau.v1.StatusUpdate.framework_id:type_name -> mesos.v1.FrameworkID
-	30, // 32: plateau.v1.StatusUpdate.status:type_name -> mesos.v1.TaskStatus
-	29, // 33: plateau.v1.StatusUpdate.executor_id:type_name -> mesos.v1.ExecutorID
-	31, // 34: plateau.v1.StatusUpdate.latest_state:type_name -> mesos.v1.TaskState
-	26, // 35: plateau.v1.StatusUpdateAcknowledgement.framework_id:type_name -> mesos.v1.FrameworkID
-	27, // 36: plateau.v1.StatusUpdateAcknowledgement.task_id:type_name -> mesos.v1.TaskID
-	26, // 37: plateau.v1.ExecutorExited.framework_id:type_name -> mesos.v1.FrameworkID
-	29, // 38: plateau.v1.ExecutorExited.executor_id:type_name -> mesos.v1.ExecutorID
-	26, // 39: plateau.v1.ExecutorToFramework.framework_id:type_name -> mesos.v1.FrameworkID
-	29, // 40: plateau.v1.ExecutorToFramework.executor_id:type_name -> mesos.v1.ExecutorID
-	26, // 41: plateau.v1.FrameworkToExecutor.framework_id:type_name -> mesos.v1.FrameworkID
-	29, // 42: plateau.v1.FrameworkToExecutor.executor_id:type_name -> mesos.v1.ExecutorID
-	20, // 43: plateau.v1.UpdateFramework.framework_info:type_name -> mesos.v1.FrameworkInfo
-	18, // 44: plateau.v1.AgentCheckpoint.agent_info:type_name -> mesos.v1.AgentInfo
-	20, // 45: plateau.v1.ExecutorCheckpoint.framework_info:type_name -> mesos.v1.FrameworkInfo
-	21, // 46: plateau.v1.ExecutorCheckpoint.executor_info:type_name -> mesos.v1.ExecutorInfo
-	22, // 47: plateau.v1.ExecutorCheckpoint.tasks:type_name -> mesos.v1.Task
-	0,  // 48: plateau.v1.AgentLink.Connect:input_type -> plateau.v1.AgentMessage
-	1,  // 49: plateau.v1.AgentLink.Connect:output_type -> plateau.v1.MasterMessage
-	49, // [49:50] is the sub-list for method output_type
-	48, // [48:49] is the sub-list for method input_type
-	48, // [48:48] is the sub-list for extension type_name
-	48, // [48:48] is the sub-list for extension extendee
-	0,  // [0:48] is the sub-list for field type_name
+	19, // 4: plateau.v1.AgentMessage.resources_checkpointed:type_name -> plateau.v1.ResourcesCheckpointed
+	4,  // 5: plateau.v1.MasterMessage.registered:type_name -> plateau.v1.AgentRegistered
+	5,  // 6: plateau.v1.MasterMessage.run_task:type_name -> plateau.v1.RunTask
+	6,  // 7: plateau.v1.MasterMessage.run_task_group:type_name -> plateau.v1.RunTaskGroup
+	7,  // 8: plateau.v1.MasterMessage.kill_task:type_name -> plateau.v1.KillTask
+	8,  // 9: plateau.v1.MasterMessage.shutdown_framework:type_name -> plateau.v1.ShutdownFramework
+	9,  // 10: plateau.v1.MasterMessage.shutdown_executor:type_name -> plateau.v1.ShutdownExecutor
+	11, // 11: plateau.v1.MasterMessage.acknowledgement:type_name -> plateau.v1.StatusUpdateAcknowledgement
+	14, // 12: plateau.v1.MasterMessage.framework_to_executor:type_name -> plateau.v1.FrameworkToExecutor
+	15, // 13: plateau.v1.MasterMessage.update_framework:type_name -> plateau.v1.UpdateFramework
+	2,  // 14: plateau.v1.MasterMessage.shutdown_agent:type_name -> plateau.v1.ShutdownAgent
+	18, // 15: plateau.v1.MasterMessage.checkpoint_resources:type_name -> plateau.v1.CheckpointResources
+	21, // 16: plateau.v1.RegisterAgent.agent_info:type_name -> mesos.v1.AgentInfo
+	22, // 17: plateau.v1.RegisterAgent.capabilities:type_name -> mesos.v1.AgentInfo.Capability
+	23, // 18: plateau.v1.RegisterAgent.frameworks:type_name -> mesos.v1.FrameworkInfo
+	24, // 19: plateau.v1.RegisterAgent.executors:type_name -> mesos.v1.ExecutorInfo
+	25, // 20: plateau.v1.RegisterAgent.tasks:type_name -> mesos.v1.Task
+	26, // 21: plateau.v1.RegisterAgent.checkpointed_resources:type_name -> mesos.v1.Resource
+	27, // 22: plateau.v1.AgentRegistered.agent_id:type_name -> mesos.v1.AgentID
+	23, // 23: plateau.v1.RunTask.framework:type_name -> mesos.v1.FrameworkInfo
+	28, // 24: plateau.v1.RunTask.task:type_name -> mesos.v1.TaskInfo
+	23, // 25: plateau.v1.RunTaskGroup.framework:type_name -> mesos.v1.FrameworkInfo
+	24, // 26: plateau.v1.RunTaskGroup.executor:type_name -> mesos.v1.ExecutorInfo
+	29, // 27: plateau.v1.RunTaskGroup.task_group:type_name -> mesos.v1.TaskGroupInfo
+	30, // 28: plateau.v1.KillTask.framework_id:type_name -> mesos.v1.FrameworkID
+	31, // 29: plateau.v1.KillTask.task_id:type_name -> mesos.v1.TaskID
+	32, // 30: plateau.v1.KillTask.kill_policy:type_name -> mesos.v1.KillPolicy
+	30, // 31: plateau.v1.ShutdownFramework.framework_id:type_name -> mesos.v1.FrameworkID
+	30, // 32: plateau.v1.ShutdownExecutor.framework_id:type_name -> mesos.v1.FrameworkID
+	33, // 33: plateau.v1.ShutdownExecutor.executor_id:type_name -> mesos.v1.ExecutorID
+	30, // 34: plateau.v1.StatusUpdate.framework_id:type_name -> mesos.v1.FrameworkID
+	34, // 35: plateau.v1.StatusUpdate.status:type_name -> mesos.v1.TaskStatus
+	33, // 36: plateau.v1.StatusUpdate.executor_id:type_name -> mesos.v1.ExecutorID
+	35, // 37: plateau.v1.StatusUpdate.latest_state:type_name -> mesos.v1.TaskState
+	30, // 38: plateau.v1.StatusUpdateAcknowledgement.framework_id:type_name -> mesos.v1.FrameworkID
+	31, // 39: plateau.v1.StatusUpdateAcknowledgement.task_id:type_name -> mesos.v1.TaskID
+	30, // 40: plateau.v1.ExecutorExited.framework_id:type_name -> mesos.v1.FrameworkID
+	33, // 41: plateau.v1.ExecutorExited.executor_id:type_name -> mesos.v1.ExecutorID
+	30, // 42: plateau.v1.ExecutorToFramework.framework_id:type_name -> mesos.v1.FrameworkID
+	33, // 43: plateau.v1.ExecutorToFramework.executor_id:type_name -> mesos.v1.ExecutorID
+	30, // 44: plateau.v1.FrameworkToExecutor.framework_id:type_name -> mesos.v1.FrameworkID
+	33, // 45: plateau.v1.FrameworkToExecutor.executor_id:type_name -> mesos.v1.ExecutorID
+	23, // 46: plateau.v1.UpdateFramework.framework_info:type_name -> mesos.v1.FrameworkInfo
+	21, // 47: plateau.v1.AgentCheckpoint.agent_info:type_name -> mesos.v1.AgentInfo
+	23, // 48: plateau.v1.ExecutorCheckpoint.framework_info:type_name -> mesos.v1.FrameworkInfo
+	24, // 49: plateau.v1.ExecutorCheckpoint.executor_info:type_name -> mesos.v1.ExecutorInfo
+	25, // 50: plateau.v1.ExecutorCheckpoint.tasks:type_name -> mesos.v1.Task
+	26, // 51: plateau.v1.CheckpointResources.resources:type_name -> mesos.v1.Resource
+	20, // 52: plateau.v1.CheckpointResources.operations:type_name -> plateau.v1.OperationRef
+	20, // 53: plateau.v1.ResourcesCheckpointed.operations:type_name -> plateau.v1.OperationRef
+	30, // 54: plateau.v1.OperationRef.framework_id:type_name -> mesos.v1.FrameworkID
+	36, // 55: plateau.v1.OperationRef.operation_id:type_name -> mesos.v1.OperationID
+	0,  // 56: plateau.v1.AgentLink.Connect:input_type -> plateau.v1.AgentMessage
+	1,  // 57: plateau.v1.AgentLink.Connect:output_type -> plateau.v1.MasterMessage
+	57, // [57:58] is the sub-list for method output_type
+	56, // [56:57] is the sub-list for method input_type
+	56, // [56:56] is the sub-list for extension type_name
+	56, // [56:56] is the sub-list for extension extendee
+	0,  // [0:56] is the sub-list for field type_name
 }
 
 func init() { file_plateau_v1_agent_link_proto_init() }
@@ -1547,6 +1793,7 @@ func file_plateau_v1_agent_link_proto_init() {
 		(*AgentMessage_StatusUpdate)(nil),
 		(*AgentMessage_ExecutorExited)(nil),
 		(*AgentMessage_ExecutorToFramework)(nil),
+		(*AgentMessage_ResourcesCheckpointed)(nil),
 	}
 	file_plateau_v1_agent_link_proto_msgTypes[1].OneofWrappers = []any{
 		(*MasterMessage_Registered)(nil),
@@ -1559,6 +1806,7 @@ func file_plateau_v1_agent_link_proto_init() {
 		(*MasterMessage_FrameworkToExecutor)(nil),
 		(*MasterMessage_UpdateFramework)(nil),
 		(*MasterMessage_ShutdownAgent)(nil),
+		(*MasterMessage_CheckpointResources)(nil),
 	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
@@ -1566,7 +1814,7 @@ func file_plateau_v1_agent_link_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_plateau_v1_agent_link_proto_rawDesc), len(file_plateau_v1_agent_link_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   18,
+			NumMessages:   21,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -37,9 +37,11 @@ type Registry struct {
 	// Roles' weights (--weights and UPDATE_WEIGHTS).
 	Weights []*v1.WeightInfo `protobuf:"bytes,3,rep,name=weights" json:"weights,omitempty"`
 	// Roles' quota (UPDATE_QUOTA).
-	Quotas        []*quota.QuotaConfig `protobuf:"bytes,4,rep,name=quotas" json:"quotas,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	Quotas []*quota.QuotaConfig `protobuf:"bytes,4,rep,name=quotas" json:"quotas,omitempty"`
+	// Agents' dynamic reservations and persistent volumes.
+	AgentResources []*AgentResources `protobuf:"bytes,5,rep,name=agent_resources,json=agentResources" json:"agent_resources,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
 }
 
 func (x *Registry) Reset() {
@@ -100,6 +102,68 @@ func (x *Registry) GetQuotas() []*quota.QuotaConfig {
 	return nil
 }
 
+func (x *Registry) GetAgentResources() []*AgentResources {
+	if x != nil {
+		return x.AgentResources
+	}
+	return nil
+}
+
+// AgentResources is what operations made of an agent's resources: its
+// dynamic reservations and persistent volumes. Removing the agent removes
+// them.
+type AgentResources struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	AgentId       *v1.AgentID            `protobuf:"bytes,1,req,name=agent_id,json=agentId" json:"agent_id,omitempty"`
+	Resources     []*v1.Resource         `protobuf:"bytes,2,rep,name=resources" json:"resources,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AgentResources) Reset() {
+	*x = AgentResources{}
+	mi := &file_plateau_v1_registry_proto_msgTypes[1]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AgentResources) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AgentResources) ProtoMessage() {}
+
+func (x *AgentResources) ProtoReflect() protoreflect.Message {
+	mi := &file_plateau_v1_registry_proto_msgTypes[1]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AgentResources.ProtoReflect.Descriptor instead.
+func (*AgentResources) Descriptor() ([]byte, []int) {
+	return file_plateau_v1_registry_proto_rawDescGZIP(), []int{1}
+}
+
+func (x *AgentResources) GetAgentId() *v1.AgentID {
+	if x != nil {
+		return x.AgentId
+	}
+	return nil
+}
+
+func (x *AgentResources) GetResources() []*v1.Resource {
+	if x != nil {
+		return x.Resources
+	}
+	return nil
+}
+
 // RegistryEntry is one change to the registry. Entries are applied in
 // order by a deterministic function (registry.Apply); an unknown entry is
 // ignored, so that older masters can read newer logs.
@@ -113,6 +177,7 @@ type RegistryEntry struct {
 	//	*RegistryEntry_RemoveFramework
 	//	*RegistryEntry_UpdateWeights
 	//	*RegistryEntry_UpdateQuota
+	//	*RegistryEntry_UpdateAgentResources
 	Entry         isRegistryEntry_Entry `protobuf_oneof:"entry"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -120,7 +185,7 @@ type RegistryEntry struct {
 
 func (x *RegistryEntry) Reset() {
 	*x = RegistryEntry{}
-	mi := &file_plateau_v1_registry_proto_msgTypes[1]
+	mi := &file_plateau_v1_registry_proto_msgTypes[2]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -132,7 +197,7 @@ func (x *RegistryEntry) String() string {
 func (*RegistryEntry) ProtoMessage() {}
 
 func (x *RegistryEntry) ProtoReflect() protoreflect.Message {
-	mi := &file_plateau_v1_registry_proto_msgTypes[1]
+	mi := &file_plateau_v1_registry_proto_msgTypes[2]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -145,7 +210,7 @@ func (x *RegistryEntry) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RegistryEntry.ProtoReflect.Descriptor instead.
 func (*RegistryEntry) Descriptor() ([]byte, []int) {
-	return file_plateau_v1_registry_proto_rawDescGZIP(), []int{1}
+	return file_plateau_v1_registry_proto_rawDescGZIP(), []int{2}
 }
 
 func (x *RegistryEntry) GetEntry() isRegistryEntry_Entry {
@@ -209,6 +274,15 @@ func (x *RegistryEntry) GetUpdateQuota() *QuotaUpdate {
 	return nil
 }
 
+func (x *RegistryEntry) GetUpdateAgentResources() *AgentResources {
+	if x != nil {
+		if x, ok := x.Entry.(*RegistryEntry_UpdateAgentResources); ok {
+			return x.UpdateAgentResources
+		}
+	}
+	return nil
+}
+
 type isRegistryEntry_Entry interface {
 	isRegistryEntry_Entry()
 }
@@ -237,6 +311,10 @@ type RegistryEntry_UpdateQuota struct {
 	UpdateQuota *QuotaUpdate `protobuf:"bytes,6,opt,name=update_quota,json=updateQuota,oneof"`
 }
 
+type RegistryEntry_UpdateAgentResources struct {
+	UpdateAgentResources *AgentResources `protobuf:"bytes,7,opt,name=update_agent_resources,json=updateAgentResources,oneof"`
+}
+
 func (*RegistryEntry_AdmitAgent) isRegistryEntry_Entry() {}
 
 func (*RegistryEntry_RemoveAgent) isRegistryEntry_Entry() {}
@@ -249,6 +327,8 @@ func (*RegistryEntry_UpdateWeights) isRegistryEntry_Entry() {}
 
 func (*RegistryEntry_UpdateQuota) isRegistryEntry_Entry() {}
 
+func (*RegistryEntry_UpdateAgentResources) isRegistryEntry_Entry() {}
+
 type WeightsUpdate struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Weights       []*v1.WeightInfo       `protobuf:"bytes,1,rep,name=weights" json:"weights,omitempty"`
@@ -258,7 +338,7 @@ type WeightsUpdate struct {
 
 func (x *WeightsUpdate) Reset() {
 	*x = WeightsUpdate{}
-	mi := &file_plateau_v1_registry_proto_msgTypes[2]
+	mi := &file_plateau_v1_registry_proto_msgTypes[3]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -270,7 +350,7 @@ func (x *WeightsUpdate) String() string {
 func (*WeightsUpdate) ProtoMessage() {}
 
 func (x *WeightsUpdate) ProtoReflect() protoreflect.Message {
-	mi := &file_plateau_v1_registry_proto_msgTypes[2]
+	mi := &file_plateau_v1_registry_proto_msgTypes[3]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -283,7 +363,7 @@ func (x *WeightsUpdate) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WeightsUpdate.ProtoReflect.Descriptor instead.
 func (*WeightsUpdate) Descriptor() ([]byte, []int) {
-	return file_plateau_v1_registry_proto_rawDescGZIP(), []int{2}
+	return file_plateau_v1_registry_proto_rawDescGZIP(), []int{3}
 }
 
 func (x *WeightsUpdate) GetWeights() []*v1.WeightInfo {
@@ -304,7 +384,7 @@ type QuotaUpdate struct {
 
 func (x *QuotaUpdate) Reset() {
 	*x = QuotaUpdate{}
-	mi := &file_plateau_v1_registry_proto_msgTypes[3]
+	mi := &file_plateau_v1_registry_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -316,7 +396,7 @@ func (x *QuotaUpdate) String() string {
 func (*QuotaUpdate) ProtoMessage() {}
 
 func (x *QuotaUpdate) ProtoReflect() protoreflect.Message {
-	mi := &file_plateau_v1_registry_proto_msgTypes[3]
+	mi := &file_plateau_v1_registry_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -329,7 +409,7 @@ func (x *QuotaUpdate) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use QuotaUpdate.ProtoReflect.Descriptor instead.
 func (*QuotaUpdate) Descriptor() ([]byte, []int) {
-	return file_plateau_v1_registry_proto_rawDescGZIP(), []int{3}
+	return file_plateau_v1_registry_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *QuotaUpdate) GetConfigs() []*quota.QuotaConfig {
@@ -344,14 +424,18 @@ var File_plateau_v1_registry_proto protoreflect.FileDescriptor
 const file_plateau_v1_registry_proto_rawDesc = "" +
 	"\n" +
 	"\x19plateau/v1/registry.proto\x12\n" +
-	"plateau.v1\x1a\x14mesos/v1/mesos.proto\x1a\x1amesos/v1/quota/quota.proto\"\xd5\x01\n" +
+	"plateau.v1\x1a\x14mesos/v1/mesos.proto\x1a\x1amesos/v1/quota/quota.proto\"\x9a\x02\n" +
 	"\bRegistry\x12+\n" +
 	"\x06agents\x18\x01 \x03(\v2\x13.mesos.v1.AgentInfoR\x06agents\x127\n" +
 	"\n" +
 	"frameworks\x18\x02 \x03(\v2\x17.mesos.v1.FrameworkInfoR\n" +
 	"frameworks\x12.\n" +
 	"\aweights\x18\x03 \x03(\v2\x14.mesos.v1.WeightInfoR\aweights\x123\n" +
-	"\x06quotas\x18\x04 \x03(\v2\x1b.mesos.v1.quota.QuotaConfigR\x06quotas\"\x8e\x03\n" +
+	"\x06quotas\x18\x04 \x03(\v2\x1b.mesos.v1.quota.QuotaConfigR\x06quotas\x12C\n" +
+	"\x0fagent_resources\x18\x05 \x03(\v2\x1a.plateau.v1.AgentResourcesR\x0eagentResources\"p\n" +
+	"\x0eAgentResources\x12,\n" +
+	"\bagent_id\x18\x01 \x02(\v2\x11.mesos.v1.AgentIDR\aagentId\x120\n" +
+	"\tresources\x18\x02 \x03(\v2\x12.mesos.v1.ResourceR\tresources\"\xe2\x03\n" +
 	"\rRegistryEntry\x126\n" +
 	"\vadmit_agent\x18\x01 \x01(\v2\x13.mesos.v1.AgentInfoH\x00R\n" +
 	"admitAgent\x126\n" +
@@ -359,7 +443,8 @@ const file_plateau_v1_registry_proto_rawDesc = "" +
 	"\radd_framework\x18\x03 \x01(\v2\x17.mesos.v1.FrameworkInfoH\x00R\faddFramework\x12B\n" +
 	"\x10remove_framework\x18\x04 \x01(\v2\x15.mesos.v1.FrameworkIDH\x00R\x0fremoveFramework\x12B\n" +
 	"\x0eupdate_weights\x18\x05 \x01(\v2\x19.plateau.v1.WeightsUpdateH\x00R\rupdateWeights\x12<\n" +
-	"\fupdate_quota\x18\x06 \x01(\v2\x17.plateau.v1.QuotaUpdateH\x00R\vupdateQuotaB\a\n" +
+	"\fupdate_quota\x18\x06 \x01(\v2\x17.plateau.v1.QuotaUpdateH\x00R\vupdateQuota\x12R\n" +
+	"\x16update_agent_resources\x18\a \x01(\v2\x1a.plateau.v1.AgentResourcesH\x00R\x14updateAgentResourcesB\a\n" +
 	"\x05entry\"?\n" +
 	"\rWeightsUpdate\x12.\n" +
 	"\aweights\x18\x01 \x03(\v2\x14.mesos.v1.WeightInfoR\aweights\"D\n" +
@@ -378,37 +463,43 @@ func file_plateau_v1_registry_proto_rawDescGZIP() []byte {
 	return file_plateau_v1_registry_proto_rawDescData
 }
 
-var file_plateau_v1_registry_proto_msgTypes = make([]protoimpl.MessageInfo, 4)
+var file_plateau_v1_registry_proto_msgTypes = make([]protoimpl.MessageInfo, 5)
 var file_plateau_v1_registry_proto_goTypes = []any{
 	(*Registry)(nil),          // 0: plateau.v1.Registry
-	(*RegistryEntry)(nil),     // 1: plateau.v1.RegistryEntry
-	(*WeightsUpdate)(nil),     // 2: plateau.v1.WeightsUpdate
-	(*QuotaUpdate)(nil),       // 3: plateau.v1.QuotaUpdate
-	(*v1.AgentInfo)(nil),      // 4: mesos.v1.AgentInfo
-	(*v1.FrameworkInfo)(nil),  // 5: mesos.v1.FrameworkInfo
-	(*v1.WeightInfo)(nil),     // 6: mesos.v1.WeightInfo
-	(*quota.QuotaConfig)(nil), // 7: mesos.v1.quota.QuotaConfig
-	(*v1.AgentID)(nil),        // 8: mesos.v1.AgentID
-	(*v1.FrameworkID)(nil),    // 9: mesos.v1.FrameworkID
+	(*AgentResources)(nil),    // 1: plateau.v1.AgentResources
+	(*RegistryEntry)(nil),     // 2: plateau.v1.RegistryEntry
+	(*WeightsUpdate)(nil),     // 3: plateau.v1.WeightsUpdate
+	(*QuotaUpdate)(nil),       // 4: plateau.v1.QuotaUpdate
+	(*v1.AgentInfo)(nil),      // 5: mesos.v1.AgentInfo
+	(*v1.FrameworkInfo)(nil),  // 6: mesos.v1.FrameworkInfo
+	(*v1.WeightInfo)(nil),     // 7: mesos.v1.WeightInfo
+	(*quota.QuotaConfig)(nil), // 8: mesos.v1.quota.QuotaConfig
+	(*v1.AgentID)(nil),        // 9: mesos.v1.AgentID
+	(*v1.Resource)(nil),       // 10: mesos.v1.Resource
+	(*v1.FrameworkID)(nil),    // 11: mesos.v1.FrameworkID
 }
 var file_plateau_v1_registry_proto_depIdxs = []int32{
-	4,  // 0: plateau.v1.Registry.agents:type_name -> mesos.v1.AgentInfo
-	5,  // 1: plateau.v1.Registry.frameworks:type_name -> mesos.v1.FrameworkInfo
-	6,  // 2: plateau.v1.Registry.weights:type_name -> mesos.v1.WeightInfo
-	7,  // 3: plateau.v1.Registry.quotas:type_name -> mesos.v1.quota.QuotaConfig
-	4,  // 4: plateau.v1.RegistryEntry.admit_agent:type_name -> mesos.v1.AgentInfo
-	8,  // 5: plateau.v1.RegistryEntry.remove_agent:type_name -> mesos.v1.AgentID
-	5,  // 6: plateau.v1.RegistryEntry.add_framework:type_name -> mesos.v1.FrameworkInfo
-	9,  // 7: plateau.v1.RegistryEntry.remove_framework:type_name -> mesos.v1.FrameworkID
-	2,  // 8: plateau.v1.RegistryEntry.update_weights:type_name -> plateau.v1.WeightsUpdate
-	3,  // 9: plateau.v1.RegistryEntry.update_quota:type_name -> plateau.v1.QuotaUpdate
-	6,  // 10: plateau.v1.WeightsUpdate.weights:type_name -> mesos.v1.WeightInfo
-	7,  // 11: plateau.v1.QuotaUpdate.configs:type_name -> mesos.v1.quota.QuotaConfig
-	12, // [12:12] is the sub-list for method output_type
-	12, // [12:12] is the sub-list for method input_type
-	12, // [12:12] is the sub-list for extension type_name
-	12, // [12:12] is the sub-list for extension extendee
-	0,  // [0:12] is the sub-list for field type_name
+	5,  // 0: plateau.v1.Registry.agents:type_name -> mesos.v1.AgentInfo
+	6,  // 1: plateau.v1.Registry.frameworks:type_name -> mesos.v1.FrameworkInfo
+	7,  // 2: plateau.v1.Registry.weights:type_name -> mesos.v1.WeightInfo
+	8,  // 3: plateau.v1.Registry.quotas:type_name -> mesos.v1.quota.QuotaConfig
+	1,  // 4: plateau.v1.Registry.agent_resources:type_name -> plateau.v1.AgentResources
+	9,  // 5: plateau.v1.AgentResources.agent_id:type_name -> mesos.v1.AgentID
+	10, // 6: plateau.v1.AgentResources.resources:type_name -> mesos.v1.Resource
+	5,  // 7: plateau.v1.RegistryEntry.admit_agent:type_name -> mesos.v1.AgentInfo
+	9,  // 8: plateau.v1.RegistryEntry.remove_agent:type_name -> mesos.v1.AgentID
+	6,  // 9: plateau.v1.RegistryEntry.add_framework:type_name -> mesos.v1.FrameworkInfo
+	11, // 10: plateau.v1.RegistryEntry.remove_framework:type_name -> mesos.v1.FrameworkID
+	3,  // 11: plateau.v1.RegistryEntry.update_weights:type_name -> plateau.v1.WeightsUpdate
+	4,  // 12: plateau.v1.RegistryEntry.update_quota:type_name -> plateau.v1.QuotaUpdate
+	1,  // 13: plateau.v1.RegistryEntry.update_agent_resources:type_name -> plateau.v1.AgentResources
+	7,  // 14: plateau.v1.WeightsUpdate.weights:type_name -> mesos.v1.WeightInfo
+	8,  // 15: plateau.v1.QuotaUpdate.configs:type_name -> mesos.v1.quota.QuotaConfig
+	16, // [16:16] is the sub-list for method output_type
+	16, // [16:16] is the sub-list for method input_type
+	16, // [16:16] is the sub-list for extension type_name
+	16, // [16:16] is the sub-list for extension extendee
+	0,  // [0:16] is the sub-list for field type_name
 }
 
 func init() { file_plateau_v1_registry_proto_init() }
@@ -416,13 +507,14 @@ func file_plateau_v1_registry_proto_init() {
 	if File_plateau_v1_registry_proto != nil {
 		return
 	}
-	file_plateau_v1_registry_proto_msgTypes[1].OneofWrappers = []any{
+	file_plateau_v1_registry_proto_msgTypes[2].OneofWrappers = []any{
 		(*RegistryEntry_AdmitAgent)(nil),
 		(*RegistryEntry_RemoveAgent)(nil),
 		(*RegistryEntry_AddFramework)(nil),
 		(*RegistryEntry_RemoveFramework)(nil),
 		(*RegistryEntry_UpdateWeights)(nil),
 		(*RegistryEntry_UpdateQuota)(nil),
+		(*RegistryEntry_UpdateAgentResources)(nil),
 	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
@@ -430,7 +522,7 @@ func file_plateau_v1_registry_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_plateau_v1_registry_proto_rawDesc), len(file_plateau_v1_registry_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   4,
+			NumMessages:   5,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

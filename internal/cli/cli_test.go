@@ -44,6 +44,8 @@ func TestBadInvocations(t *testing.T) {
 		{"run without command", nil, []string{"run"}, 2, "no command given"},
 		{"executor outside an agent", nil, []string{"executor"}, 2, "MESOS_FRAMEWORK_ID"},
 		{"unknown benchmark", nil, []string{"bench", "everything"}, 2, "unknown benchmark"},
+		{"bad min allocatable", nil, []string{"master", "--min_allocatable_resources", "cpus:1|ports:[1-2]"}, 2, `"ports:[1-2]" names no scalar resource`},
+		{"bad weights", nil, []string{"master", "--weights", "prod=-1"}, 2, "must be a positive number"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -133,9 +133,18 @@ func (s *sched) tryCall(c *scheduler.Call) error {
 }
 
 // offer waits for an offer.
+// With keepOffers, the other offers of the same event are kept for the
+// next calls.
 func (s *sched) offer() mesos.Offer {
 	s.t.Helper()
-	return s.next(scheduler.Event_OFFERS).GetOffers().Offers[0]
+	offers := s.next(scheduler.Event_OFFERS).GetOffers().Offers
+	if s.keepOffers {
+		for _, o := range offers[1:] {
+			s.kept = append(s.kept, &scheduler.Event{Type: scheduler.Event_OFFERS,
+				Offers: &scheduler.Event_Offers{Offers: []mesos.Offer{o}}})
+		}
+	}
+	return offers[0]
 }
 
 // update waits for the next status update of a task, acknowledging it.

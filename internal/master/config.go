@@ -8,6 +8,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/plateau/plateau/internal/resources"
 )
 
 // Config holds the master's settings. Flag names and defaults are Mesos's
@@ -38,6 +40,26 @@ type Config struct {
 	Roles string
 	// Weights are roles' weights, "role=weight,role=weight" (--weights).
 	Weights string
+	// MinAllocatableResources lists minimum offer sizes, "cpus:0.01|mem:32"
+	// (--min_allocatable_resources): an offer is made only when it holds at
+	// least one of them.
+	MinAllocatableResources string
+}
+
+// parseMinAllocatable reads --min_allocatable_resources.
+func parseMinAllocatable(s string) ([]resources.Quantities, error) {
+	var out []resources.Quantities
+	for _, part := range strings.Split(s, "|") {
+		q, err := resources.ParseQuantities(part)
+		if err != nil {
+			return nil, fmt.Errorf("--min_allocatable_resources: %w", err)
+		}
+		if q.IsEmpty() {
+			return nil, fmt.Errorf("--min_allocatable_resources: %q names no scalar resource", part)
+		}
+		out = append(out, q)
+	}
+	return out, nil
 }
 
 // parseWeights reads --weights.
@@ -73,6 +95,8 @@ func DefaultConfig() Config {
 		HeartbeatInterval:    15 * time.Second,
 		AgentPingTimeout:     15 * time.Second,
 		MaxAgentPingTimeouts: 5,
+		// Mesos's default.
+		MinAllocatableResources: "cpus:0.01|mem:32",
 	}
 }
 
@@ -91,6 +115,8 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 	fs.IntVar(&c.MaxAgentPingTimeouts, "max_agent_ping_timeouts", c.MaxAgentPingTimeouts, "missed pings after which an agent is marked unreachable")
 	fs.StringVar(&c.Roles, "roles", c.Roles, "comma-separated whitelist of roles frameworks may subscribe with (default: any)")
 	fs.StringVar(&c.Weights, "weights", c.Weights, "roles' weights for fair sharing, e.g. \"prod=3,dev=1\" (default: 1 each)")
+	fs.StringVar(&c.MinAllocatableResources, "min_allocatable_resources", c.MinAllocatableResources,
+		"minimum offer sizes, alternatives separated by '|': an offer holds at least one of them")
 }
 
 // Validate reports every invalid setting.
@@ -112,6 +138,9 @@ func (c *Config) Validate() error {
 		errs = append(errs, fmt.Errorf("--allocation_interval must be positive"))
 	}
 	if _, err := parseWeights(c.Weights); err != nil {
+		errs = append(errs, err)
+	}
+	if _, err := parseMinAllocatable(c.MinAllocatableResources); err != nil {
 		errs = append(errs, err)
 	}
 	if c.AgentPingTimeout <= 0 || c.MaxAgentPingTimeouts <= 0 {

@@ -143,7 +143,8 @@ func New(cfg Config, opts ...Option) (*Master, error) {
 		m.weights[w.GetRole()] = w.GetWeight() // UPDATE_WEIGHTS outlives --weights
 	}
 	if m.alloc == nil {
-		m.alloc = allocator.New(allocator.Options{Weights: m.weights})
+		mins, _ := parseMinAllocatable(cfg.MinAllocatableResources) // validated
+		m.alloc = allocator.New(allocator.Options{Weights: m.weights, MinAllocatable: mins})
 	}
 	m.quotas = map[string]*quota.QuotaConfig{}
 	m.setQuota(recovered.GetQuotas())

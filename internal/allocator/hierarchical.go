@@ -52,13 +52,13 @@ type drfAgent struct {
 	total     resources.Resources
 	allocated map[string]resources.Resources // by framework
 	active    bool
-	// available caches total minus allocations; nil means stale.
+	// available caches total minus allocations, valid unless stale.
 	available resources.Resources
 	stale     bool
 }
 
 func (a *drfAgent) free() resources.Resources {
-	if a.stale || a.available == nil {
+	if a.stale {
 		avail := a.total
 		for _, r := range a.allocated {
 			avail = avail.SubtractAllocated(r)
@@ -310,10 +310,25 @@ func (h *hierarchical) Allocated(frameworkID, agentID string, res resources.Reso
 	if f == nil || a == nil || res.IsEmpty() {
 		return
 	}
-	f.allocated[agentID] = f.allocated[agentID].Add(res)
-	a.allocated[frameworkID] = a.allocated[frameworkID].Add(res)
-	a.stale = true
+	h.allocate(f, a, res)
 	h.track(f, res)
+}
+
+// allocate records res (allocated to roles) as held by f on a; the caller
+// tells the sorter.
+func (h *hierarchical) allocate(f *drfFramework, a *drfAgent, res resources.Resources) {
+	f.allocated[a.id] = addTo(f.allocated[a.id], res)
+	a.allocated[f.id] = addTo(a.allocated[f.id], res)
+	a.stale = true
+}
+
+// addTo returns held+res; resources are immutable, so an empty held is
+// replaced by res itself.
+func addTo(held, res resources.Resources) resources.Resources {
+	if len(held) == 0 {
+		return res
+	}
+	return held.Add(res)
 }
 
 func (h *hierarchical) Recover(frameworkID, agentID string, res resources.Resources, now time.Time, refuse time.Duration) {
@@ -371,7 +386,8 @@ func (h *hierarchical) allocateAgent(c *cycle, now time.Time, id string, stage1 
 		if available.IsEmpty() {
 			return out
 		}
-		var offer resources.Resources
+		var offer, candidate resources.Resources
+		var q resources.Quantities
 		l := h.sorter.find(h.sorter.root, func(l *node) bool {
 			f := l.leaf
 			if !f.active || f.suppressed[l.role] {
@@ -383,14 +399,28 @@ func (h *hierarchical) allocateAgent(c *cycle, now time.Time, id string, stage1 
 			if stage1 && !c.needsGuarantee(l.role) {
 				return false
 			}
-			offer = c.fit(l.role, available.AllocatableTo(l.role), stage1)
-			return h.allocatable(f, l.role, offer)
+			candidate = available.AllocatableTo(l.role)
+			offer = c.fit(l.role, candidate, stage1)
+			if offer.IsEmpty() {
+				return false
+			}
+			q = offer.ScalarQuantities()
+			return h.allocatable(f, l.role, q)
 		})
 		if l == nil {
 			return out
 		}
+		// What is left is known without recomputing it from the total:
+		// when nothing was held back for quota, it is what the role may
+		// not use.
+		left := available.Filter(func(r *mesos.Resource) bool { return !resources.AllocatableTo(r, l.role) })
+		if len(offer) != len(candidate) || &offer[0] != &candidate[0] { // fit shrank it
+			left = available.Subtract(offer)
+		}
 		offer = offer.Allocate(l.role)
-		h.Allocated(l.leaf.id, id, offer)
+		h.allocate(l.leaf, a, offer)
+		h.sorter.add(l, q, +1)
+		a.available, a.stale = left, false
 		c.allocated(l.role, offer)
 		out = append(out, Allocation{FrameworkID: l.leaf.id, AgentID: id, Role: l.role, Resources: offer})
 	}
@@ -398,10 +428,7 @@ func (h *hierarchical) allocateAgent(c *cycle, now time.Time, id string, stage1 
 
 // allocatable applies the framework's per-role minimum offer sizes, or the
 // global ones.
-func (h *hierarchical) allocatable(f *drfFramework, role string, r resources.Resources) bool {
-	if r.IsEmpty() {
-		return false
-	}
+func (h *hierarchical) allocatable(f *drfFramework, role string, q resources.Quantities) bool {
 	mins := h.opts.MinAllocatable
 	if m, ok := f.info.MinAllocatable[role]; ok {
 		mins = m
@@ -409,7 +436,6 @@ func (h *hierarchical) allocatable(f *drfFramework, role string, r resources.Res
 	if len(mins) == 0 {
 		return true
 	}
-	q := r.ScalarQuantities()
 	for _, min := range mins {
 		if q.Contains(min) {
 			return true

@@ -313,10 +313,14 @@ func IsSubrole(role, ancestor string) bool {
 // AllocatableTo returns the resources a framework in role may be offered:
 // unreserved ones and those reserved for role or one of its ancestors.
 func (rs Resources) AllocatableTo(role string) Resources {
-	return rs.Filter(func(r *mesos.Resource) bool {
-		rr := ReservationRole(r)
-		return rr == "*" || IsSubrole(role, rr)
-	})
+	return rs.Filter(func(r *mesos.Resource) bool { return AllocatableTo(r, role) })
+}
+
+// AllocatableTo reports whether r may be offered to role: it is
+// unreserved or reserved for role or one of its ancestors.
+func AllocatableTo(r *mesos.Resource, role string) bool {
+	rr := ReservationRole(r)
+	return rr == "*" || IsSubrole(role, rr)
 }
 
 // Unreserved returns the unreserved resources.
@@ -324,25 +328,34 @@ func (rs Resources) Unreserved() Resources {
 	return rs.Filter(func(r *mesos.Resource) bool { return !IsReserved(r) })
 }
 
-// Allocate returns rs marked as allocated to role.
+// Allocate returns rs marked as allocated to role. The copies share
+// everything but their allocation info with rs (nothing is mutated), which
+// keeps an allocation cycle cheap.
 func (rs Resources) Allocate(role string) Resources {
 	out := make(Resources, 0, len(rs))
 	info := &mesos.Resource_AllocationInfo{Role: proto.String(role)}
 	for _, r := range rs {
-		n := proto.Clone(r).(*mesos.Resource)
-		n.AllocationInfo = info
-		out = out.add1(n)
+		// rs is normalized, and allocating all of it to one role keeps
+		// it so: no entry can merge with another.
+		out = append(out, withAllocation(r, info))
 	}
 	return out
+}
+
+// withAllocation is a shallow copy of r with other allocation info.
+func withAllocation(r *mesos.Resource, info *mesos.Resource_AllocationInfo) *mesos.Resource {
+	return &mesos.Resource{
+		Name: r.Name, Type: r.Type, Scalar: r.Scalar, Ranges: r.Ranges, Set: r.Set, Role: r.Role, Reservation: r.Reservation,
+		Reservations: r.Reservations, Disk: r.Disk, Revocable: r.Revocable, Shared: r.Shared, ProviderId: r.ProviderId,
+		AllocationInfo: info,
+	}
 }
 
 // Unallocate returns rs without allocation info.
 func (rs Resources) Unallocate() Resources {
 	out := make(Resources, 0, len(rs))
 	for _, r := range rs {
-		n := proto.Clone(r).(*mesos.Resource)
-		n.AllocationInfo = nil
-		out = out.add1(n)
+		out = out.add1(withAllocation(r, nil))
 	}
 	return out
 }

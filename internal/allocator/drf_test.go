@@ -128,6 +128,30 @@ func TestUsedResourcesAreNotOffered(t *testing.T) {
 	}
 }
 
+// A framework's offer_filters replace --min_allocatable_resources for a
+// role: with cpus:4 required, a 2-cpu agent is not offered; an empty list
+// accepts any offer, even one below the global minimum.
+func TestFrameworkMinAllocatable(t *testing.T) {
+	four, _ := resources.ParseQuantities("cpus:4")
+	a := New(Options{})
+	a.AddAgent("s1", Agent{}, parse(t, "cpus:2;mem:16"), nil)
+	a.AddFramework("f", Framework{Roles: []string{"r"}, MinAllocatable: map[string][]resources.Quantities{"r": {four}}}, nil, true)
+	if got := a.Allocate(time.Unix(0, 0)); len(got) != 0 {
+		t.Fatalf("offered below the framework's minimum: %v", got)
+	}
+	a.UpdateFramework("f", Framework{Roles: []string{"r"}, MinAllocatable: map[string][]resources.Quantities{"r": {}}})
+	if got := a.Allocate(time.Unix(0, 0)); len(got) != 1 {
+		t.Fatalf("no offer once the framework accepts any size: %v", got)
+	}
+	// The global minimum (cpus:0.01 or mem:32) applies to other roles.
+	b := New(Options{})
+	b.AddAgent("s1", Agent{}, parse(t, "mem:16"), nil)
+	b.AddFramework("f", Framework{Roles: []string{"r"}}, nil, true)
+	if got := b.Allocate(time.Unix(0, 0)); len(got) != 0 {
+		t.Fatalf("offered mem:16 under the default minimum: %v", got)
+	}
+}
+
 func BenchmarkAllocate(b *testing.B) {
 	a := New(Options{})
 	total, _ := resources.Parse("cpus:16;mem:65536;ports:[31000-32000]", "*")

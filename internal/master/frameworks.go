@@ -99,11 +99,28 @@ func (m *Master) setFrameworkInfo(fw *framework, info *mesos.FrameworkInfo) {
 }
 
 func allocatorFramework(info *mesos.FrameworkInfo) allocator.Framework {
-	return allocator.Framework{
+	fw := allocator.Framework{
 		Roles:                 frameworkRoles(info),
 		MultiRole:             hasCapability(info, mesos.FrameworkInfo_Capability_MULTI_ROLE),
 		ReservationRefinement: hasCapability(info, mesos.FrameworkInfo_Capability_RESERVATION_REFINEMENT),
 	}
+	// offer_filters: per role, the minimum offer sizes that replace
+	// --min_allocatable_resources (an empty list accepts any offer).
+	for role, f := range info.GetOfferFilters() {
+		mins := f.GetMinAllocatableResources()
+		if mins == nil {
+			continue
+		}
+		if fw.MinAllocatable == nil {
+			fw.MinAllocatable = map[string][]resources.Quantities{}
+		}
+		list := []resources.Quantities{}
+		for _, q := range mins.GetQuantities() {
+			list = append(list, quantities(q.GetQuantities()))
+		}
+		fw.MinAllocatable[role] = list
+	}
+	return fw
 }
 
 // usedByFramework sums, per agent, what a framework's tasks and executors

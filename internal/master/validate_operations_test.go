@@ -105,3 +105,26 @@ func checkErr(t *testing.T, err error, want string) {
 		t.Fatalf("error %v, want one containing %q", err, want)
 	}
 }
+
+// FrameworkInfo.offer_filters become the allocator's per-role minimums.
+func TestAllocatorFrameworkOfferFilters(t *testing.T) {
+	info := &mesos.FrameworkInfo{
+		Roles:        []string{"a", "b"},
+		Capabilities: []*mesos.FrameworkInfo_Capability{{Type: mesos.FrameworkInfo_Capability_MULTI_ROLE.Enum()}},
+		OfferFilters: map[string]*mesos.OfferFilters{
+			"a": {MinAllocatableResources: &mesos.OfferFilters_MinAllocatableResources{Quantities: []*mesos.OfferFilters_ResourceQuantities{
+				{Quantities: map[string]*mesos.Value_Scalar{"cpus": {Value: proto.Float64(2)}}}}}},
+			"b": {MinAllocatableResources: &mesos.OfferFilters_MinAllocatableResources{}},
+		},
+	}
+	fw := allocatorFramework(info)
+	if len(fw.Roles) != 2 || !fw.MultiRole {
+		t.Fatalf("roles %v multi-role %v", fw.Roles, fw.MultiRole)
+	}
+	if a := fw.MinAllocatable["a"]; len(a) != 1 || a[0].Get("cpus") != 2 {
+		t.Fatalf("role a minimums %v", a)
+	}
+	if b, ok := fw.MinAllocatable["b"]; !ok || len(b) != 0 {
+		t.Fatalf("role b minimums %v (present: %v), want an empty list", b, ok)
+	}
+}

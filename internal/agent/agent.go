@@ -64,6 +64,11 @@ type Agent struct {
 	completedFrameworks []*framework
 	updates             *updateManager
 	masterHostname      string
+	// nested are the containers launched in executors' containers by the
+	// operator API, by container ID.
+	nested map[string]*nestedContainer
+	// pidNamespace: containers have their own pid and mount namespaces.
+	pidNamespace bool
 }
 
 // Option customises an Agent.
@@ -111,6 +116,8 @@ func New(cfg Config, opts ...Option) (*Agent, error) {
 		total:         total,
 		frameworks:    map[string]*framework{},
 		updates:       newUpdateManager(),
+		nested:        map[string]*nestedContainer{},
+		pidNamespace:  hasIsolator(cfg.Isolation, containerizer.IsolatorNamespacesPID),
 	}
 	for _, o := range opts {
 		o(a)
@@ -151,6 +158,9 @@ func New(cfg Config, opts ...Option) (*Agent, error) {
 
 // Addr is the address the agent listens on.
 func (a *Agent) Addr() string { return a.listener.Addr().String() }
+
+// WorkDir is the agent's --work_dir.
+func (a *Agent) WorkDir() string { return a.cfg.WorkDir }
 
 // endpoint is host:port as executors and the master reach the agent.
 func (a *Agent) endpoint() string {
@@ -253,6 +263,16 @@ func (a *Agent) shutdownAll() {
 // version reported in registrations and /state.
 func agentVersion() string { return version.MesosVersion }
 
+// hasIsolator reports whether --isolation names an isolator.
+func hasIsolator(isolation, name string) bool {
+	for _, iso := range strings.Split(isolation, ",") {
+		if strings.TrimSpace(iso) == name {
+			return true
+		}
+	}
+	return false
+}
+
 // newContainerizer picks the isolation: --isolation's, or the strongest
 // the host allows (cgroups as root, posix otherwise, said at start).
 func newContainerizer(cfg *Config, log *slog.Logger) (containerizer.Containerizer, error) {
@@ -270,10 +290,7 @@ func newContainerizer(cfg *Config, log *slog.Logger) (containerizer.Containerize
 	for _, iso := range isolators {
 		cgroups = cgroups || strings.HasPrefix(iso, "cgroups/")
 	}
-	pidNS := false
-	for _, iso := range isolators {
-		pidNS = pidNS || iso == containerizer.IsolatorNamespacesPID
-	}
+	pidNS := hasIsolator(cfg.Isolation, containerizer.IsolatorNamespacesPID)
 	if pidNS && os.Geteuid() != 0 {
 		return nil, fmt.Errorf("--isolation: %s needs root", containerizer.IsolatorNamespacesPID)
 	}

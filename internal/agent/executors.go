@@ -595,6 +595,7 @@ func (a *Agent) executorTerminated(e *executorRun, status int, msg string) {
 	}
 	e.terminated = true
 	close(e.exited)
+	a.killNestedOf(e.containerID)
 	if e.registration != nil {
 		e.registration.Stop()
 	}

@@ -1,11 +1,14 @@
 package agent
 
 import (
+	"mime"
 	"net/http"
 	"sort"
+	"strings"
 
 	"google.golang.org/protobuf/proto"
 
+	"github.com/plateau/plateau/internal/api/codec"
 	mesos "github.com/plateau/plateau/internal/api/mesos/v1"
 	agentpb "github.com/plateau/plateau/internal/api/mesos/v1/agent"
 	"github.com/plateau/plateau/internal/containerizer"
@@ -15,14 +18,46 @@ import (
 )
 
 // serveOperator is POST /api/v1 on the agent: the agent operator API's
-// read calls. The others answer 501 Not Implemented.
+// read calls and the nested container calls (nested.go). The others
+// answer 501 Not Implemented.
 func (a *Agent) serveOperator(w http.ResponseWriter, r *http.Request) {
-	call := &agentpb.Call{}
-	enc, ok := httpapi.DecodeCall(w, r, call)
-	if !ok {
+	if !httpapi.RequirePOST(w, r) {
 		return
 	}
-	var err error
+	if mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type")); mt == "application/recordio" {
+		a.serveAttachInput(w, r) // the one call that streams its request
+		return
+	}
+	call := &agentpb.Call{}
+	if err := httpapi.Decode(r, call); err != nil {
+		httpapi.WriteError(w, err)
+		return
+	}
+	switch call.GetType() {
+	case agentpb.Call_LAUNCH_NESTED_CONTAINER_SESSION, agentpb.Call_ATTACH_CONTAINER_OUTPUT:
+		// Streamed answers: RecordIO, each record in Message-Accept's
+		// encoding.
+		if !codec.Accepts(strings.Join(r.Header.Values("Accept"), ","), "application/recordio") {
+			httpapi.WriteError(w, httpapi.Errorf(http.StatusNotAcceptable, "Expecting 'Accept' to allow 'application/recordio'"))
+			return
+		}
+		enc, err := codec.ForAccept(r.Header.Get("Message-Accept"))
+		if err != nil {
+			httpapi.WriteError(w, err)
+			return
+		}
+		if call.GetType() == agentpb.Call_LAUNCH_NESTED_CONTAINER_SESSION {
+			a.serveLaunchSession(w, r, enc, call.GetLaunchNestedContainerSession())
+		} else {
+			a.serveAttachOutput(w, r, enc, call.GetAttachContainerOutput())
+		}
+		return
+	}
+	enc, err := codec.ForAccept(r.Header.Get("Accept"))
+	if err != nil {
+		httpapi.WriteError(w, err)
+		return
+	}
 	resp := &agentpb.Response{Type: agentpb.Response_Type(agentpb.Response_Type_value[call.GetType().String()]).Enum()}
 	var containers []containerEntry
 	switch call.GetType() {
@@ -60,6 +95,38 @@ func (a *Agent) serveOperator(w http.ResponseWriter, r *http.Request) {
 				containers = a.containers()
 			}
 		})
+	case agentpb.Call_LAUNCH_NESTED_CONTAINER:
+		if err = a.launchNestedDetached(r.Context(), call.GetLaunchNestedContainer()); err == nil {
+			w.WriteHeader(http.StatusOK)
+			return
+		}
+	case agentpb.Call_WAIT_NESTED_CONTAINER, agentpb.Call_WAIT_CONTAINER:
+		id := call.GetWaitNestedContainer().GetContainerId().GetValue()
+		if call.GetType() == agentpb.Call_WAIT_CONTAINER {
+			id = call.GetWaitContainer().GetContainerId().GetValue()
+		}
+		var wr *agentpb.Response_WaitNestedContainer
+		if wr, err = a.waitNested(r.Context(), id); err == nil {
+			if call.GetType() == agentpb.Call_WAIT_CONTAINER {
+				resp.WaitContainer = &agentpb.Response_WaitContainer{ExitStatus: wr.ExitStatus}
+			} else {
+				resp.WaitNestedContainer = wr
+			}
+		}
+	case agentpb.Call_KILL_NESTED_CONTAINER, agentpb.Call_KILL_CONTAINER:
+		id, sig := call.GetKillNestedContainer().GetContainerId().GetValue(), call.GetKillNestedContainer().GetSignal()
+		if call.GetType() == agentpb.Call_KILL_CONTAINER {
+			id, sig = call.GetKillContainer().GetContainerId().GetValue(), call.GetKillContainer().GetSignal()
+		}
+		if err = a.killNested(r.Context(), id, sig); err == nil {
+			w.WriteHeader(http.StatusOK)
+			return
+		}
+	case agentpb.Call_REMOVE_NESTED_CONTAINER:
+		if err = a.removeNested(r.Context(), call.GetRemoveNestedContainer().GetContainerId().GetValue()); err == nil {
+			w.WriteHeader(http.StatusOK)
+			return
+		}
 	case agentpb.Call_UNKNOWN:
 		err = httpapi.BadRequest("Expecting 'type' to be present")
 	default:

@@ -18,6 +18,7 @@ import (
 
 // Env is what a command may use of the outside world.
 type Env struct {
+	Stdin          io.Reader // nil: no input
 	Stdout, Stderr io.Writer
 	Getenv         func(string) string
 }
@@ -67,7 +68,7 @@ var commands = map[string]command{
 	"tasks":      {"list the cluster's tasks", runTasks},
 	"roles":      {"list the cluster's roles with their weights and use", runRoles},
 	"quota":      {"list roles' quota guarantees and limits", runQuota},
-	"task":       {"a task's sandbox: task log ID [--follow] [--stderr], task ls ID [PATH]", runTask},
+	"task":       {"a task's sandbox: task log ID [--follow] [--stderr], task ls ID [PATH], task exec [-i] [-t] ID -- CMD", runTask},
 }
 
 // Main runs the command named by args[0] and returns the process exit code.

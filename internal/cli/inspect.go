@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"flag"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -191,22 +192,30 @@ func since(t *mesos.Task) string {
 // runTask is `plateau task log|ls ID ...`.
 func runTask(ctx context.Context, env Env, args []string) error {
 	if len(args) == 0 {
-		return usageError{errors.New("plateau task log ID [--follow] [--stderr] | plateau task ls ID [PATH]")}
+		return usageError{errors.New("plateau task log ID [--follow] [--stderr] | plateau task ls ID [PATH] | plateau task exec [-i] [-t] ID -- CMD [ARG...]")}
 	}
 	switch args[0] {
 	case "log":
 		return runTaskLog(ctx, env, args[1:])
 	case "ls":
 		return runTaskLs(ctx, env, args[1:])
+	case "exec":
+		return runTaskExec(ctx, env, args[1:])
 	}
-	return usageError{fmt.Errorf("unknown task command %q (known: log, ls)", args[0])}
+	return usageError{fmt.Errorf("unknown task command %q (known: log, ls, exec)", args[0])}
 }
 
-// sandboxOf finds a task's agent and sandbox path.
-func sandboxOf(ctx context.Context, f *inspectFlags, taskID string) (agentAddr, sandbox string, err error) {
+// taskPlace is where a task runs.
+type taskPlace struct {
+	agentAddr, frameworkID, executorID string
+	group                              bool // a task of a task group
+}
+
+// locate finds a task's agent and executor.
+func locate(ctx context.Context, f *inspectFlags, taskID string) (taskPlace, error) {
 	st, err := f.state(ctx)
 	if err != nil {
-		return "", "", err
+		return taskPlace{}, err
 	}
 	var task *mesos.Task
 	for _, t := range append(st.GetGetTasks().GetTasks(), st.GetGetTasks().GetCompletedTasks()...) {
@@ -216,29 +225,39 @@ func sandboxOf(ctx context.Context, f *inspectFlags, taskID string) (agentAddr, 
 		}
 	}
 	if task == nil {
-		return "", "", exitCodeError{code: exitNotFound, err: fmt.Errorf("no task %q", taskID)}
+		return taskPlace{}, exitCodeError{code: exitNotFound, err: fmt.Errorf("no task %q", taskID)}
 	}
+	p := taskPlace{frameworkID: task.GetFrameworkId().GetValue(), executorID: task.GetExecutorId().GetValue()}
 	for _, a := range st.GetGetAgents().GetAgents() {
 		if a.GetAgentInfo().GetId().GetValue() == task.GetAgentId().GetValue() {
-			agentAddr = strings.TrimPrefix(a.GetPid(), "slave(1)@")
+			p.agentAddr = strings.TrimPrefix(a.GetPid(), "slave(1)@")
 		}
 	}
-	if agentAddr == "" {
-		return "", "", fmt.Errorf("the agent of task %q is gone", taskID)
+	if p.agentAddr == "" {
+		return taskPlace{}, fmt.Errorf("the agent of task %q is gone", taskID)
 	}
-	executor := task.GetExecutorId().GetValue()
-	if executor == "" {
-		executor = taskID // a command task's executor ID is its task ID
+	if _, _, err := net.SplitHostPort(p.agentAddr); err != nil {
+		return taskPlace{}, fmt.Errorf("agent address %q: %w", p.agentAddr, err)
 	}
-	sandbox = client.SandboxPath(task.GetFrameworkId().GetValue(), executor)
-	if task.GetExecutorId().GetValue() != "" && task.GetExecutorId().GetValue() != taskID {
+	if p.executorID == "" {
+		p.executorID = taskID // a command task's executor ID is its task ID
+	}
+	p.group = p.executorID != taskID
+	return p, nil
+}
+
+// sandboxOf finds a task's agent and sandbox path.
+func sandboxOf(ctx context.Context, f *inspectFlags, taskID string) (agentAddr, sandbox string, err error) {
+	p, err := locate(ctx, f, taskID)
+	if err != nil {
+		return "", "", err
+	}
+	sandbox = client.SandboxPath(p.frameworkID, p.executorID)
+	if p.group {
 		// A task of a group writes to its own folder in the shared sandbox.
 		sandbox += "/tasks/" + taskID
 	}
-	if _, _, err := net.SplitHostPort(agentAddr); err != nil {
-		return "", "", fmt.Errorf("agent address %q: %w", agentAddr, err)
-	}
-	return agentAddr, sandbox, nil
+	return p.agentAddr, sandbox, nil
 }
 
 func runTaskLog(ctx context.Context, env Env, args []string) error {
@@ -247,8 +266,8 @@ func runTaskLog(ctx context.Context, env Env, args []string) error {
 	f.register(fs)
 	follow := fs.Bool("follow", false, "keep printing what the task writes")
 	stderr := fs.Bool("stderr", false, "print stderr instead of stdout")
-	id, rest := splitID(args)
-	if err := parseFlags(fs, rest, env); err != nil {
+	id, _, err := parseWithID(fs, args, env)
+	if err != nil {
 		return err
 	}
 	if id == "" {
@@ -293,8 +312,8 @@ func runTaskLs(ctx context.Context, env Env, args []string) error {
 	fs := newFlagSet("task ls", "task ls ID [PATH]", env)
 	var f inspectFlags
 	f.register(fs)
-	id, rest := splitID(args)
-	if err := parseFlags(fs, rest, env); err != nil {
+	id, rest, err := parseWithID(fs, args, env)
+	if err != nil {
 		return err
 	}
 	if id == "" {
@@ -305,8 +324,8 @@ func runTaskLs(ctx context.Context, env Env, args []string) error {
 		return err
 	}
 	path := sandbox
-	if fs.NArg() > 0 {
-		path += "/" + strings.TrimPrefix(fs.Arg(0), "/")
+	if len(rest) > 0 {
+		path += "/" + strings.TrimPrefix(rest[0], "/")
 	}
 	entries, err := (&client.Files{Agent: agentAddr}).Browse(ctx, path)
 	if err != nil {
@@ -323,14 +342,27 @@ func runTaskLs(ctx context.Context, env Env, args []string) error {
 	return nil
 }
 
-// splitID takes the first non-flag argument as the ID.
-func splitID(args []string) (string, []string) {
-	for i, a := range args {
-		if !strings.HasPrefix(a, "-") {
-			return a, append(append([]string{}, args[:i]...), args[i+1:]...)
-		}
+// parseWithID parses flags before and after a command's first argument,
+// its ID ("task log ID --follow" and "task log --follow ID" both work),
+// and returns the ID and the arguments after it ("--" ends the flags).
+func parseWithID(fs *flag.FlagSet, args []string, env Env) (string, []string, error) {
+	if err := parseFlags(fs, args, env); err != nil {
+		return "", nil, err
 	}
-	return "", args
+	if fs.NArg() == 0 {
+		return "", nil, nil
+	}
+	id, rest := fs.Arg(0), fs.Args()[1:]
+	if len(rest) > 0 {
+		fs.SetOutput(io.Discard)
+		err := fs.Parse(rest)
+		fs.SetOutput(env.Stderr)
+		if err != nil {
+			return "", nil, usageError{err}
+		}
+		rest = fs.Args()
+	}
+	return id, rest, nil
 }
 
 func runRoles(ctx context.Context, env Env, args []string) error {
@@ -363,8 +395,8 @@ func runAgentVerb(ctx context.Context, env Env, verb string, args []string) erro
 	f.register(fs)
 	grace := fs.Duration("grace", 0, "drain: the longest a task may take to stop (default: each task's kill policy)")
 	markGone := fs.Bool("mark-gone", false, "drain: mark the agent gone once drained")
-	id, rest := splitID(args)
-	if err := parseFlags(fs, rest, env); err != nil {
+	id, _, err := parseWithID(fs, args, env)
+	if err != nil {
 		return err
 	}
 	if id == "" {

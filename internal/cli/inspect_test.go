@@ -160,3 +160,21 @@ func TestAgentVerbsAndRoles(t *testing.T) {
 		t.Fatalf("agent deactivate of an unknown agent: exit %d, want %d", code, exitNotFound)
 	}
 }
+
+// plateau task exec runs a command in the task's container, with its
+// input, and exits with its code.
+func TestTaskExec(t *testing.T) {
+	c := cluster.Start(t, cluster.Options{})
+	launchTask(t, c.MasterAddr(), "execd", "echo marker > here; sleep 1000")
+	var stdout, stderr strings.Builder
+	env := Env{Stdin: strings.NewReader("from stdin\n"), Stdout: &stdout, Stderr: &stderr, Getenv: func(string) string { return "" }}
+	code := Main(context.Background(), []string{"task", "exec", "-i", "--master", c.MasterAddr(), "execd", "--",
+		"sh", "-c", `read line; echo "$line"; cat here; echo to-stderr >&2; exit 7`}, env)
+	if code != 7 || stdout.String() != "from stdin\nmarker\n" || stderr.String() != "to-stderr\n" {
+		t.Fatalf("task exec: exit %d, stdout %q, stderr %q", code, stdout.String(), stderr.String())
+	}
+	code, _, errOut := run(t, nil, "task", "exec", "--master", c.MasterAddr(), "no-such-task", "--", "true")
+	if code != exitNotFound || !strings.Contains(errOut, "no task") {
+		t.Fatalf("exec in an unknown task: %d %q", code, errOut)
+	}
+}

@@ -142,13 +142,13 @@ func (s *Scheduler) post(ctx context.Context, call *scheduler.Call, streamID str
 	return s.httpClient().Do(req)
 }
 
-// APIError is a non-success answer from the master.
+// APIError is a non-success answer from a master or an agent.
 type APIError struct {
 	Status  int
 	Message string
 }
 
-func (e *APIError) Error() string { return fmt.Sprintf("master answered %d: %s", e.Status, e.Message) }
+func (e *APIError) Error() string { return fmt.Sprintf("answered %d: %s", e.Status, e.Message) }
 
 func responseError(resp *http.Response) error {
 	msg, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))

@@ -313,3 +313,13 @@ func (cc *cgroupContainer) Limitation() (Limitation, bool) {
 	}
 	return Limitation{Memory: true, Message: fmt.Sprintf("Memory limit exceeded: Requested: %gMB Maximum Used: %.0fMB", cc.limits.MemoryMB, cc.peakMB)}, true
 }
+
+// Join moves a process into the container's cgroups.
+func (cc *cgroupContainer) Join(pid int) error {
+	for _, dir := range cc.dirs {
+		if err := os.WriteFile(filepath.Join(dir, "cgroup.procs"), []byte(strconv.Itoa(pid)), 0o644); err != nil {
+			return fmt.Errorf("cgroups: moving pid %d into %s: %w", pid, dir, err)
+		}
+	}
+	return nil
+}

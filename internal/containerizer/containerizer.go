@@ -112,3 +112,10 @@ func (p *process) Wait() (int, error) {
 	}
 	return int(ws), nil
 }
+
+// Joinable is the extra ability of containers that another process can
+// join, so that it is isolated and accounted with them (a nested
+// container launched by the operator API shares its parent's cgroups).
+type Joinable interface {
+	Join(pid int) error
+}

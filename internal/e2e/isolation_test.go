@@ -16,7 +16,11 @@ import (
 
 	mesos "github.com/mesos/mesos-go/api/v1/lib"
 
+	"google.golang.org/protobuf/proto"
+
 	"github.com/plateau/plateau/internal/agent"
+	mesospb "github.com/plateau/plateau/internal/api/mesos/v1"
+	agentpb "github.com/plateau/plateau/internal/api/mesos/v1/agent"
 	"github.com/plateau/plateau/internal/client"
 	"github.com/plateau/plateau/internal/cluster"
 	"github.com/plateau/plateau/internal/containerizer"
@@ -257,5 +261,42 @@ func TestPIDNamespace(t *testing.T) {
 	}
 	if pid, _ := strconv.Atoi(lines[2]); pid > 10 {
 		t.Fatalf("the task's shell has pid %d, want a small pid of its own namespace", pid)
+	}
+}
+
+// A nested container session enters its parent's pid namespace: it sees
+// the task's processes, not the host's.
+func TestNestedSessionInPIDNamespace(t *testing.T) {
+	needCgroups(t)
+	c := cluster.Start(t, cluster.Options{Agent: func(_ int, c *agent.Config) {
+		c.Isolation = "posix/cpu,posix/mem,namespaces/pid"
+	}})
+	s := subscribe(t, c.MasterAddr(), encodings[0], frameworkInfo("e2e-pidns-exec"))
+	offer := s.offer()
+	s.call(launch(offer, commandTask("host", offer, "sleep 1000")))
+	s.expectStates("host", mesos.TASK_STARTING, mesos.TASK_RUNNING)
+	ag := &client.Agent{Addr: c.Agents[0].Addr()}
+	resp, err := ag.Call(context.Background(), &agentpb.Call{Type: agentpb.Call_GET_CONTAINERS.Enum()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	parent := resp.GetGetContainers().GetContainers()[0].GetContainerId()
+	id := &mesospb.ContainerID{Value: proto.String("probe"), Parent: parent}
+	session, err := ag.LaunchSession(context.Background(), id, &mesospb.CommandInfo{Value: proto.String("ls /proc | grep -c '^[0-9][0-9]*$'")}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer session.Close()
+	var out strings.Builder
+	for {
+		pio, err := session.Next()
+		if err != nil {
+			break
+		}
+		out.Write(pio.GetData().GetData())
+	}
+	n, _ := strconv.Atoi(strings.TrimSpace(out.String()))
+	if n < 2 || n > 8 {
+		t.Fatalf("the session sees %d processes (%q), want its container's handful", n, out.String())
 	}
 }

@@ -203,6 +203,9 @@ func (a *Agent) Run(ctx context.Context) error {
 
 func (a *Agent) loop(ctx context.Context) {
 	defer a.mailbox.Close()
+	if hasIsolator(a.cfg.Isolation, IsolatorDiskDu) {
+		a.watchDisk()
+	}
 	retry := time.NewTicker(time.Second)
 	defer retry.Stop()
 	for {

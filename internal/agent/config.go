@@ -29,6 +29,11 @@ type Config struct {
 
 	ExecutorRegistrationTimeout time.Duration
 	ExecutorShutdownGracePeriod time.Duration
+	// disk/du: how often sandboxes are measured, and whether a container
+	// over its disk is killed (Mesos's --container_disk_watch_interval and
+	// --enforce_container_disk_quota).
+	ContainerDiskWatchInterval time.Duration
+	EnforceContainerDiskQuota  bool
 	RegistrationBackoffFactor   time.Duration
 
 	// Isolation lists isolators by Mesos's names (--isolation); empty
@@ -60,6 +65,7 @@ func DefaultConfig() Config {
 		Port:                        5051,
 		ExecutorRegistrationTimeout: time.Minute,
 		ExecutorShutdownGracePeriod: 5 * time.Second,
+		ContainerDiskWatchInterval:  15 * time.Second,
 		RegistrationBackoffFactor:   time.Second,
 		CgroupsHierarchy:            "/sys/fs/cgroup",
 		CgroupsRoot:                 "plateau",
@@ -82,6 +88,8 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 	fs.DurationVar(&c.ExecutorRegistrationTimeout, "executor_registration_timeout", c.ExecutorRegistrationTimeout, "how long an executor may take to subscribe before it is killed")
 	fs.DurationVar(&c.ExecutorShutdownGracePeriod, "executor_shutdown_grace_period", c.ExecutorShutdownGracePeriod, "how long an executor has to shut down after SHUTDOWN")
 	fs.StringVar(&c.Isolation, "isolation", c.Isolation, "isolators, e.g. \"cgroups/cpu,cgroups/mem,cgroups/pids\" or \"posix/cpu,posix/mem\" (default: cgroups when running as root, else posix)")
+	fs.DurationVar(&c.ContainerDiskWatchInterval, "container_disk_watch_interval", c.ContainerDiskWatchInterval, "with disk/du, how often sandboxes are measured")
+	fs.BoolVar(&c.EnforceContainerDiskQuota, "enforce_container_disk_quota", c.EnforceContainerDiskQuota, "with disk/du, kill a container that uses more disk than its resources")
 	fs.StringVar(&c.CgroupsHierarchy, "cgroups_hierarchy", c.CgroupsHierarchy, "where the cgroup hierarchies are mounted")
 	fs.StringVar(&c.CgroupsRoot, "cgroups_root", c.CgroupsRoot, "name of the cgroup under which containers' cgroups are made")
 	fs.BoolVar(&c.CgroupsEnableCFS, "cgroups_enable_cfs", c.CgroupsEnableCFS, "cap CPU use at the task's cpus with CFS quotas (not only shares)")
@@ -129,7 +137,7 @@ func (c *Config) Validate() error {
 	for _, iso := range strings.Split(c.Isolation, ",") {
 		switch strings.TrimSpace(iso) {
 		case "", containerizer.IsolatorCgroupsCPU, containerizer.IsolatorCgroupsMem, containerizer.IsolatorCgroupsPids,
-			containerizer.IsolatorPosixCPU, containerizer.IsolatorPosixMem, containerizer.IsolatorNamespacesPID:
+			containerizer.IsolatorPosixCPU, containerizer.IsolatorPosixMem, containerizer.IsolatorNamespacesPID, IsolatorDiskDu:
 		default:
 			errs = append(errs, fmt.Errorf("--isolation: unknown isolator %q", iso))
 		}
@@ -138,6 +146,7 @@ func (c *Config) Validate() error {
 		"executor_registration_timeout":  c.ExecutorRegistrationTimeout,
 		"executor_shutdown_grace_period": c.ExecutorShutdownGracePeriod,
 		"registration_backoff_factor":    c.RegistrationBackoffFactor,
+		"container_disk_watch_interval":  c.ContainerDiskWatchInterval,
 	} {
 		if d <= 0 {
 			errs = append(errs, fmt.Errorf("--%s must be positive", name))

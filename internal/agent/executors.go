@@ -64,6 +64,11 @@ type executorRun struct {
 	shuttingDown bool
 	terminated   bool
 	exited       chan struct{} // closed when the container has exited
+
+	// disk/du: the sandbox's last measured size, and why the container
+	// was killed for its disk use.
+	diskUsedBytes  int64
+	diskLimitation string
 }
 
 // Plateau's own executors get Mesos's default executor resources on top
@@ -612,6 +617,9 @@ func (a *Agent) executorTerminated(e *executorRun, status int, msg string) {
 	}
 	if l, ok := e.limitation(); ok && l.Memory {
 		state, reason, msg = mesos.TaskState_TASK_FAILED, mesos.TaskStatus_REASON_CONTAINER_LIMITATION_MEMORY, l.Message
+	}
+	if e.diskLimitation != "" {
+		state, reason, msg = mesos.TaskState_TASK_FAILED, mesos.TaskStatus_REASON_CONTAINER_LIMITATION_DISK, e.diskLimitation
 	}
 	if msg == "" {
 		msg = "Executor terminated"

@@ -5,6 +5,8 @@ import (
 	"strings"
 	"time"
 
+	"google.golang.org/protobuf/proto"
+
 	"github.com/plateau/plateau/internal/containerizer"
 
 	"github.com/plateau/plateau/internal/resources"
@@ -189,13 +191,19 @@ func (a *Agent) serveStatistics(w http.ResponseWriter, r *http.Request) {
 		info      *mesos.ExecutorInfo
 		framework string
 		container containerizer.Container
+		disk      *mesos.ResourceStatistics // disk/du's figures
 	}
 	var entries []entry
 	if err := a.do(r.Context(), func() {
 		for _, fw := range a.frameworks {
 			for _, e := range fw.executors {
 				if e.container != nil && !e.terminated {
-					entries = append(entries, entry{e.info, e.frameworkID, e.container})
+					var disk *mesos.ResourceStatistics
+					if hasIsolator(a.cfg.Isolation, IsolatorDiskDu) {
+						disk = &mesos.ResourceStatistics{DiskUsedBytes: proto.Uint64(uint64(e.diskUsedBytes)),
+							DiskLimitBytes: proto.Uint64(uint64(e.diskLimitMB() * 1024 * 1024))}
+					}
+					entries = append(entries, entry{e.info, e.frameworkID, e.container, disk})
 				}
 			}
 		}
@@ -205,13 +213,16 @@ func (a *Agent) serveStatistics(w http.ResponseWriter, r *http.Request) {
 	}
 	out := []any{}
 	for _, e := range entries {
-		m, ok := e.container.(containerizer.Measured)
-		if !ok {
+		st := &mesos.ResourceStatistics{Timestamp: proto.Float64(float64(time.Now().UnixNano()) / 1e9)}
+		if m, ok := e.container.(containerizer.Measured); ok {
+			if u, err := m.Usage(); err == nil {
+				st = u
+			}
+		} else if e.disk == nil {
 			continue
 		}
-		st, err := m.Usage()
-		if err != nil {
-			continue
+		if e.disk != nil {
+			st.DiskUsedBytes, st.DiskLimitBytes = e.disk.DiskUsedBytes, e.disk.DiskLimitBytes
 		}
 		out = append(out, map[string]any{
 			"executor_id": e.info.GetExecutorId().GetValue(), "executor_name": e.info.GetName(),

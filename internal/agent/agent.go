@@ -67,8 +67,8 @@ type Agent struct {
 	// nested are the containers launched in executors' containers by the
 	// operator API, by container ID.
 	nested map[string]*nestedContainer
-	// pidNamespace: containers have their own pid and mount namespaces.
-	pidNamespace bool
+	// pidNamespace and mountNamespace: containers have their own.
+	pidNamespace, mountNamespace bool
 }
 
 // Option customises an Agent.
@@ -118,6 +118,8 @@ func New(cfg Config, opts ...Option) (*Agent, error) {
 		updates:       newUpdateManager(),
 		nested:        map[string]*nestedContainer{},
 		pidNamespace:  hasIsolator(cfg.Isolation, containerizer.IsolatorNamespacesPID),
+		mountNamespace: hasIsolator(cfg.Isolation, containerizer.IsolatorNamespacesPID) ||
+			hasIsolator(cfg.Isolation, containerizer.IsolatorFilesystemLinux),
 	}
 	for _, o := range opts {
 		o(a)
@@ -294,16 +296,20 @@ func newContainerizer(cfg *Config, log *slog.Logger) (containerizer.Containerize
 		cgroups = cgroups || strings.HasPrefix(iso, "cgroups/")
 	}
 	pidNS := hasIsolator(cfg.Isolation, containerizer.IsolatorNamespacesPID)
-	if pidNS && os.Geteuid() != 0 {
-		return nil, fmt.Errorf("--isolation: %s needs root", containerizer.IsolatorNamespacesPID)
+	privateTmp := hasIsolator(cfg.Isolation, containerizer.IsolatorFilesystemLinux)
+	for _, iso := range []string{containerizer.IsolatorNamespacesPID, containerizer.IsolatorFilesystemLinux} {
+		if hasIsolator(cfg.Isolation, iso) && os.Geteuid() != 0 {
+			return nil, fmt.Errorf("--isolation: %s needs root", iso)
+		}
 	}
+	posix := containerizer.Posix{PIDNamespace: pidNS, PrivateTmp: privateTmp}
 	if !cgroups {
 		log.Info("isolation: posix (processes are not confined)", "isolation", strings.Join(isolators, ","))
-		return containerizer.Posix{PIDNamespace: pidNS}, nil
+		return posix, nil
 	}
 	c, err := containerizer.NewCgroups(containerizer.Cgroups{
 		Root: cfg.CgroupsHierarchy, Parent: cfg.CgroupsRoot, Isolators: isolators,
-		EnableCFS: cfg.CgroupsEnableCFS, PidsLimit: cfg.CgroupsPidsLimit, Posix: containerizer.Posix{PIDNamespace: pidNS},
+		EnableCFS: cfg.CgroupsEnableCFS, PidsLimit: cfg.CgroupsPidsLimit, Posix: posix,
 	})
 	if err != nil {
 		if explicit {

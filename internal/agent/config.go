@@ -34,7 +34,7 @@ type Config struct {
 	// --enforce_container_disk_quota).
 	ContainerDiskWatchInterval time.Duration
 	EnforceContainerDiskQuota  bool
-	RegistrationBackoffFactor   time.Duration
+	RegistrationBackoffFactor  time.Duration
 
 	// Isolation lists isolators by Mesos's names (--isolation); empty
 	// means the strongest the host allows.
@@ -137,7 +137,7 @@ func (c *Config) Validate() error {
 	for _, iso := range strings.Split(c.Isolation, ",") {
 		switch strings.TrimSpace(iso) {
 		case "", containerizer.IsolatorCgroupsCPU, containerizer.IsolatorCgroupsMem, containerizer.IsolatorCgroupsPids,
-			containerizer.IsolatorPosixCPU, containerizer.IsolatorPosixMem, containerizer.IsolatorNamespacesPID, IsolatorDiskDu:
+			containerizer.IsolatorPosixCPU, containerizer.IsolatorPosixMem, containerizer.IsolatorNamespacesPID, IsolatorDiskDu, containerizer.IsolatorFilesystemLinux:
 		default:
 			errs = append(errs, fmt.Errorf("--isolation: unknown isolator %q", iso))
 		}

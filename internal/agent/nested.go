@@ -85,19 +85,25 @@ func (a *Agent) launchNested(ctx context.Context, id *mesos.ContainerID, command
 	if command.GetShell() {
 		argv = []string{"/bin/sh", "-c", command.GetValue()}
 	} else if len(command.GetArguments()) > 0 {
-		argv = command.GetArguments()
+		// value is the program; arguments are its argv, argv[0] included.
+		argv = append([]string{command.GetValue()}, command.GetArguments()[1:]...)
 	}
-	if a.pidNamespace {
-		// Enter the parent's pid and mount namespaces, so that the command
-		// sees what the task sees.
+	entering := a.pidNamespace || a.mountNamespace
+	if entering {
+		// Enter the parent's namespaces, so that the command sees what
+		// the task sees.
 		nsenter, err := exec.LookPath("nsenter")
 		if err != nil {
 			return nil, nil, httpapi.Errorf(http.StatusInternalServerError, "nsenter (util-linux) is needed to enter a container's namespaces: %v", err)
 		}
-		argv = append([]string{nsenter, "--target", strconv.Itoa(parent.container.Pid()), "--pid", "--mount", "--"}, argv...)
+		prefix := []string{nsenter, "--target", strconv.Itoa(parent.container.Pid()), "--mount"}
+		if a.pidNamespace {
+			prefix = append(prefix, "--pid")
+		}
+		argv = append(append(prefix, "--"), argv...)
 	}
 	cmd := exec.Command(argv[0], argv[1:]...)
-	if !command.GetShell() && len(command.GetArguments()) > 0 && !a.pidNamespace {
+	if !command.GetShell() && len(command.GetArguments()) > 0 && !entering {
 		cmd.Args = command.GetArguments()
 	}
 	cmd.Dir = parent.directory

@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"syscall"
 )
 
@@ -28,12 +29,23 @@ type LaunchConfig struct {
 	// PIDNamespace runs the container in its own pid and mount
 	// namespaces (namespaces/pid).
 	PIDNamespace bool
+	// PrivateTmp runs the container in its own mount namespace with
+	// Dir/tmp as its /tmp (filesystem/linux).
+	PrivateTmp bool
 }
 
 // RemountProcEnv tells Plateau's executor, started in a new pid
 // namespace, to mount a /proc of its own so that its tasks see only their
 // container's processes.
 const RemountProcEnv = "PLATEAU_REMOUNT_PROC"
+
+// PrivateTmpEnv tells Plateau's executor, started in a new mount
+// namespace, which directory to bind over /tmp.
+const PrivateTmpEnv = "PLATEAU_PRIVATE_TMP"
+
+// IsolatorFilesystemLinux gives each container its own mount namespace
+// and /tmp (in its sandbox).
+const IsolatorFilesystemLinux = "filesystem/linux"
 
 // Container is a launched container.
 type Container interface {
@@ -56,11 +68,13 @@ type Containerizer interface {
 // namespaces/pid.
 type Posix struct {
 	PIDNamespace bool
+	PrivateTmp   bool
 }
 
 // Launch starts the process.
 func (p Posix) Launch(ctx context.Context, cfg LaunchConfig) (Container, error) {
 	cfg.PIDNamespace = cfg.PIDNamespace || p.PIDNamespace
+	cfg.PrivateTmp = cfg.PrivateTmp || p.PrivateTmp
 	if len(cfg.Argv) == 0 {
 		return nil, errors.New("containerizer: empty command")
 	}
@@ -80,6 +94,10 @@ func (p Posix) Launch(ctx context.Context, cfg LaunchConfig) (Container, error) 
 	if cfg.PIDNamespace {
 		cmd.SysProcAttr.Cloneflags = syscall.CLONE_NEWPID | syscall.CLONE_NEWNS
 		cmd.Env = append(cmd.Env, RemountProcEnv+"=1")
+	}
+	if cfg.PrivateTmp {
+		cmd.SysProcAttr.Cloneflags |= syscall.CLONE_NEWNS
+		cmd.Env = append(cmd.Env, PrivateTmpEnv+"="+filepath.Join(cfg.Dir, "tmp"))
 	}
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("containerizer: starting %s: %w", cfg.Argv[0], err)

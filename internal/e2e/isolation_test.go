@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	agentlib "github.com/mesos/mesos-go/api/v1/lib/agent"
 	agentcalls "github.com/mesos/mesos-go/api/v1/lib/agent/calls"
@@ -298,5 +299,50 @@ func TestNestedSessionInPIDNamespace(t *testing.T) {
 	n, _ := strconv.Atoi(strings.TrimSpace(out.String()))
 	if n < 2 || n > 8 {
 		t.Fatalf("the session sees %d processes (%q), want its container's handful", n, out.String())
+	}
+}
+
+// filesystem/linux: a task has a /tmp of its own, in its sandbox; the
+// host's /tmp does not see what it writes there, and a nested session
+// enters the same mount namespace.
+func TestPrivateTmp(t *testing.T) {
+	needCgroups(t)
+	c := cluster.Start(t, cluster.Options{Agent: func(_ int, c *agent.Config) {
+		c.Isolation = "posix/cpu,posix/mem,filesystem/linux"
+	}})
+	s := subscribe(t, c.MasterAddr(), encodings[0], frameworkInfo("e2e-tmp"))
+	offer := s.offer()
+	marker := fmt.Sprintf("plateau-private-tmp-%d", time.Now().UnixNano())
+	s.call(launch(offer, commandTask("tmp", offer, "echo inside > /tmp/"+marker+"; sleep 1000")))
+	s.expectStates("tmp", mesos.TASK_STARTING, mesos.TASK_RUNNING)
+	sandbox := filepath.Join(c.Agents[0].WorkDir(), "slaves", offer.AgentID.Value, "frameworks", s.id, "executors", "tmp", "runs", "latest")
+	waitFor(t, "the task's file in its sandbox's tmp", func() bool {
+		b, _ := os.ReadFile(filepath.Join(sandbox, "tmp", marker))
+		return string(b) == "inside\n"
+	})
+	if _, err := os.Stat(filepath.Join("/tmp", marker)); !os.IsNotExist(err) {
+		t.Fatalf("the task's /tmp file is in the host's /tmp: %v", err)
+	}
+	ag := &client.Agent{Addr: c.Agents[0].Addr()}
+	resp, err := ag.Call(context.Background(), &agentpb.Call{Type: agentpb.Call_GET_CONTAINERS.Enum()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := &mesospb.ContainerID{Value: proto.String("look"), Parent: resp.GetGetContainers().GetContainers()[0].GetContainerId()}
+	session, err := ag.LaunchSession(context.Background(), id, &mesospb.CommandInfo{Value: proto.String("cat /tmp/" + marker)}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer session.Close()
+	var out strings.Builder
+	for {
+		pio, err := session.Next()
+		if err != nil {
+			break
+		}
+		out.Write(pio.GetData().GetData())
+	}
+	if out.String() != "inside\n" {
+		t.Fatalf("a session in the task's container reads %q from its /tmp", out.String())
 	}
 }

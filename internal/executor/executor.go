@@ -57,6 +57,9 @@ type Config struct {
 	Default bool
 	// RemountProc asks for a /proc of the executor's own pid namespace.
 	RemountProc bool
+	// PrivateTmp, when set, is the sandbox directory to bind over /tmp
+	// (filesystem/linux).
+	PrivateTmp string
 	// Checkpoint is set for frameworks that checkpoint: the executor then
 	// waits for a restarted agent; otherwise it ends its tasks as soon as
 	// it loses the agent, as Mesos's executors do.
@@ -77,6 +80,7 @@ func ConfigFromEnv(getenv func(string) string) (Config, error) {
 		Default:       getenv(DefaultExecutorEnv) == "1",
 		Checkpoint:    getenv("MESOS_CHECKPOINT") == "1",
 		RemountProc:   getenv(containerizer.RemountProcEnv) == "1",
+		PrivateTmp:    getenv(containerizer.PrivateTmpEnv),
 	}
 	var missing []string
 	for name, v := range map[string]string{"MESOS_FRAMEWORK_ID": c.FrameworkID, "MESOS_EXECUTOR_ID": c.ExecutorID, "MESOS_AGENT_ENDPOINT": c.AgentEndpoint} {
@@ -173,6 +177,11 @@ func RunCommand(ctx context.Context, cfg Config, log io.Writer) error {
 	runtime.GOMAXPROCS(1)
 	if cfg.RemountProc {
 		if err := remountProc(); err != nil {
+			return err
+		}
+	}
+	if cfg.PrivateTmp != "" {
+		if err := privateTmp(cfg.PrivateTmp, cfg.Sandbox); err != nil {
 			return err
 		}
 	}

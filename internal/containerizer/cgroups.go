@@ -105,7 +105,7 @@ func NewCgroups(c Cgroups) (*Cgroups, error) {
 func (c *Cgroups) available(ctl string) bool {
 	if c.v2 {
 		b, err := os.ReadFile(filepath.Join(c.Root, "cgroup.controllers"))
-		return err == nil && strings.Contains(" "+string(b)+" ", " "+ctl+" ")
+		return err == nil && strings.Contains(" "+strings.TrimSpace(string(b))+" ", " "+ctl+" ")
 	}
 	_, err := os.Stat(filepath.Join(c.Root, ctl, "cgroup.procs"))
 	return err == nil

@@ -34,7 +34,14 @@ func (cc *cgroupContainer) Usage() (*mesos.ResourceStatistics, error) {
 		st.CpusUserTimeSecs = proto.Float64(float64(kv["user"]) / clockTicks)
 		st.CpusSystemTimeSecs = proto.Float64(float64(kv["system"]) / clockTicks)
 	}
-	if dir, ok := cc.dirs["cpu"]; ok {
+	cpuDir, ok := cc.dirs["cpu"]
+	if !ok && cc.c.v2 {
+		// cgroup v2 accounts CPU time in every cgroup, controller or not.
+		for _, dir := range cc.dirs {
+			cpuDir, ok = dir, true
+		}
+	}
+	if dir := cpuDir; ok {
 		kv := readKV(filepath.Join(dir, "cpu.stat"))
 		if cc.c.v2 {
 			st.CpusUserTimeSecs = proto.Float64(float64(kv["user_usec"]) / 1e6)

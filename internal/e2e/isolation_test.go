@@ -20,6 +20,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/plateau/plateau/internal/agent"
+	"github.com/plateau/plateau/internal/cgrouptest"
 	mesospb "github.com/plateau/plateau/internal/api/mesos/v1"
 	agentpb "github.com/plateau/plateau/internal/api/mesos/v1/agent"
 	"github.com/plateau/plateau/internal/client"
@@ -31,6 +32,7 @@ import (
 // machine cannot isolate with cgroups v1: CI must run these.
 func needCgroups(t *testing.T) {
 	t.Helper()
+	cgrouptest.Lock(t)
 	_, err := containerizer.NewCgroups(containerizer.Cgroups{Isolators: []string{
 		containerizer.IsolatorCgroupsCPU, containerizer.IsolatorCgroupsMem, containerizer.IsolatorCgroupsPids}})
 	if err == nil {

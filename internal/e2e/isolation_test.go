@@ -20,9 +20,9 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/plateau/plateau/internal/agent"
-	"github.com/plateau/plateau/internal/cgrouptest"
 	mesospb "github.com/plateau/plateau/internal/api/mesos/v1"
 	agentpb "github.com/plateau/plateau/internal/api/mesos/v1/agent"
+	"github.com/plateau/plateau/internal/cgrouptest"
 	"github.com/plateau/plateau/internal/client"
 	"github.com/plateau/plateau/internal/cluster"
 	"github.com/plateau/plateau/internal/containerizer"

@@ -14,8 +14,10 @@ import (
 	agentcalls "github.com/mesos/mesos-go/api/v1/lib/agent/calls"
 	"github.com/mesos/mesos-go/api/v1/lib/encoding"
 	"github.com/mesos/mesos-go/api/v1/lib/httpcli"
+	"github.com/mesos/mesos-go/api/v1/lib/httpcli/apierrors"
 	"github.com/mesos/mesos-go/api/v1/lib/httpcli/httpagent"
 
+	"github.com/plateau/plateau/internal/client"
 	"github.com/plateau/plateau/internal/cluster"
 )
 
@@ -65,7 +67,7 @@ func TestNestedContainerSession(t *testing.T) {
 			op := agentOperator(c.Agents[0].Addr(), codec)
 			parent := executorContainer(t, op, "long")
 			id := mesos.ContainerID{Value: "session-1", Parent: &parent}
-			cmd := `read line; echo "got $line in $PWD"; echo oops >&2; exit 3`
+			cmd := `read line; echo "got $line in $PWD"; echo "$line" > from-session; echo oops >&2; exit 3`
 			resp, err := op.Send(context.Background(), agentcalls.NonStreaming(
 				agentcalls.LaunchNestedContainerSession(id, &mesos.CommandInfo{Value: &cmd}, nil)))
 			if err != nil {
@@ -116,6 +118,40 @@ func TestNestedContainerSession(t *testing.T) {
 			}
 			if status := waitNested(t, op, id); status != 3<<8 {
 				t.Fatalf("exit status %#x, want exit code 3", status)
+			}
+
+			// The file it wrote is in the sandbox: LIST_FILES and READ_FILE.
+			sandboxPath := client.SandboxPath(s.id, "long")
+			resp4, err := op.Send(context.Background(), agentcalls.NonStreaming(agentcalls.ListFiles(sandboxPath)))
+			if err != nil {
+				t.Fatalf("LIST_FILES: %v", err)
+			}
+			var listed agent.Response
+			if err := resp4.Decode(&listed); err != nil {
+				t.Fatal(err)
+			}
+			resp4.Close()
+			names := map[string]bool{}
+			for _, fi := range listed.GetListFiles().FileInfos {
+				names[filepath.Base(fi.Path)] = true
+			}
+			if !names["from-session"] || !names["stdout"] || !names["stderr"] {
+				t.Fatalf("LIST_FILES %s: %v", sandboxPath, names)
+			}
+			resp5, err := op.Send(context.Background(), agentcalls.NonStreaming(agentcalls.ReadFile(sandboxPath+"/from-session", 0)))
+			if err != nil {
+				t.Fatalf("READ_FILE: %v", err)
+			}
+			var read agent.Response
+			if err := resp5.Decode(&read); err != nil {
+				t.Fatal(err)
+			}
+			resp5.Close()
+			if string(read.GetReadFile().Data) != "hello\n" || read.GetReadFile().Size_ != 6 {
+				t.Fatalf("READ_FILE: %q (size %d)", read.GetReadFile().Data, read.GetReadFile().Size_)
+			}
+			if _, err := op.Send(context.Background(), agentcalls.NonStreaming(agentcalls.ReadFile(sandboxPath+"/nothing", 0))); !apierrors.CodeNotFound.Matches(err) {
+				t.Fatalf("READ_FILE of a missing file: %v, want 404", err)
 			}
 
 			// A session whose client goes away is killed.

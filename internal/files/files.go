@@ -122,12 +122,15 @@ type FileInfo struct {
 	Mode  string  `json:"mode"`
 	UID   string  `json:"uid"`
 	GID   string  `json:"gid"`
+	// StMode is the file's st_mode, for the operator API's FileInfo.
+	StMode uint32 `json:"-"`
 }
 
 func fileInfo(virtual string, fi os.FileInfo) FileInfo {
 	info := FileInfo{Path: virtual, Size: fi.Size(), Mtime: float64(fi.ModTime().Unix()), Mode: fi.Mode().String()}
 	if st, ok := fi.Sys().(*syscall.Stat_t); ok {
 		info.Nlink = uint64(st.Nlink)
+		info.StMode = st.Mode
 		info.UID = strconv.Itoa(int(st.Uid))
 		info.GID = strconv.Itoa(int(st.Gid))
 	}
@@ -247,4 +250,77 @@ func (s *Server) debug(w http.ResponseWriter, r *http.Request) {
 	}
 	s.mu.RUnlock()
 	writeJSON(w, roots)
+}
+
+// ErrNotFound is returned for paths that are not attached or do not
+// exist; ErrForbidden for paths outside what is attached.
+var (
+	ErrNotFound  = errNotFound
+	ErrForbidden = errForbidden
+)
+
+// List returns the entries of a directory (or the file itself), as the
+// operator API's LIST_FILES does.
+func (s *Server) List(virtual string) ([]FileInfo, error) {
+	real, err := s.resolve(virtual)
+	if err != nil {
+		return nil, err
+	}
+	fi, err := os.Stat(real)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", errNotFound, err)
+	}
+	if !fi.IsDir() {
+		return []FileInfo{fileInfo(path.Clean("/"+virtual), fi)}, nil
+	}
+	entries, err := os.ReadDir(real)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]FileInfo, 0, len(entries))
+	for _, e := range entries {
+		if fi, err := e.Info(); err == nil {
+			out = append(out, fileInfo(path.Join(path.Clean("/"+virtual), e.Name()), fi))
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Path < out[j].Path })
+	return out, nil
+}
+
+// ReadAt reads up to length bytes (all the rest when length <= 0, at most
+// 64 KB) of a file from offset, and returns them with the file's size, as
+// the operator API's READ_FILE does.
+func (s *Server) ReadAt(virtual string, offset, length int64) ([]byte, int64, error) {
+	real, err := s.resolve(virtual)
+	if err != nil {
+		return nil, 0, err
+	}
+	f, err := os.Open(real)
+	if err != nil {
+		return nil, 0, fmt.Errorf("%w: %v", errNotFound, err)
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return nil, 0, err
+	}
+	if fi.IsDir() {
+		return nil, 0, errors.New("cannot read a directory")
+	}
+	size := fi.Size()
+	if offset < 0 {
+		return nil, 0, errors.New("negative offset")
+	}
+	if offset > size {
+		offset = size
+	}
+	if length <= 0 || length > maxReadLength {
+		length = maxReadLength
+	}
+	buf := make([]byte, min(length, size-offset))
+	n, err := f.ReadAt(buf, offset)
+	if err != nil && !errors.Is(err, io.EOF) {
+		return nil, 0, err
+	}
+	return buf[:n], size, nil
 }

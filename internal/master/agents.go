@@ -97,6 +97,9 @@ func (m *Master) registerAgent(reg *plateaupb.RegisterAgent, link *agentLink) (s
 	if _, gone := m.gone[id]; gone {
 		return "", fmt.Errorf("agent %s was marked gone and may not register again; start it with a fresh --work_dir", id)
 	}
+	if err := m.machineDown(info, reg.GetEndpoint()); err != nil {
+		return "", err
+	}
 	total, checkpointed, err := m.agentTotal(id, info, reg)
 	if err != nil {
 		return "", err

@@ -40,9 +40,10 @@ func (m *Master) handleCall(streamID string, call *scheduler.Call) error {
 		m.accept(fw, call.GetAccept())
 	case scheduler.Call_DECLINE:
 		m.decline(fw, call.GetDecline().GetOfferIds(), call.GetDecline().GetFilters())
-	case scheduler.Call_ACCEPT_INVERSE_OFFERS, scheduler.Call_DECLINE_INVERSE_OFFERS:
-		// No maintenance schedules yet, so there are no inverse offers to
-		// answer; Mesos ignores unknown inverse offer IDs the same way.
+	case scheduler.Call_ACCEPT_INVERSE_OFFERS:
+		m.answerInverseOffers(fw, call.GetAcceptInverseOffers().GetInverseOfferIds(), true)
+	case scheduler.Call_DECLINE_INVERSE_OFFERS:
+		m.answerInverseOffers(fw, call.GetDeclineInverseOffers().GetInverseOfferIds(), false)
 	case scheduler.Call_REVIVE:
 		m.alloc.ReviveOffers(fw.id, call.GetRevive().GetRoles())
 		m.fullCycle = true

@@ -23,6 +23,7 @@ import (
 
 	"google.golang.org/grpc/keepalive"
 
+	"github.com/plateau/plateau/internal/api/mesos/v1/maintenance"
 	"github.com/plateau/plateau/internal/registry"
 	"github.com/plateau/plateau/internal/resources"
 
@@ -80,6 +81,11 @@ type Master struct {
 	// agentResources are agents' dynamic reservations and persistent
 	// volumes as the registry holds them, by agent ID.
 	agentResources map[string]resources.Resources
+	// Maintenance (maintenance.go): the schedule, its machines by key, and
+	// the outstanding inverse offers by ID.
+	schedule      *maintenance.Schedule
+	machines      map[string]*machine
+	inverseOffers map[string]*inverseOffer
 	// subscribers are the operator API's event streams.
 	subscribers    map[int]*queue.Queue[*masterpb.Event]
 	nextSubscriber int
@@ -159,6 +165,7 @@ func New(cfg Config, opts ...Option) (*Master, error) {
 	}
 	m.listener = ln
 	m.info = m.masterInfo(ln.Addr().(*net.TCPAddr).Port)
+	m.recoverMaintenance(recovered.GetMaintenance())
 	m.prom = newPromMetrics(m)
 	m.grpc = grpc.NewServer(
 		// Pings find agents that vanished without closing the connection.

@@ -49,6 +49,7 @@ func (m *Master) allocate(full bool) {
 	for fw, offers := range batches {
 		fw.send(&scheduler.Event{Type: scheduler.Event_OFFERS.Enum(), Offers: &scheduler.Event_Offers{Offers: offers}})
 	}
+	m.sendInverseOffers()
 }
 
 func (m *Master) newOffer(fw *framework, a *agent, al allocator.Allocation) *offer {
@@ -63,6 +64,7 @@ func (m *Master) newOffer(fw *framework, a *agent, al allocator.Allocation) *off
 		Attributes:     a.info.GetAttributes(),
 		AllocationInfo: &mesos.Resource_AllocationInfo{Role: proto.String(al.Role)},
 		Url:            agentURL(a),
+		Unavailability: m.unavailabilityOf(a),
 	}
 	for fwID, execs := range a.executors {
 		if fwID != fw.id {

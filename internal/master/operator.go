@@ -40,12 +40,19 @@ func (m *Master) serveOperator(w http.ResponseWriter, r *http.Request) {
 		httpapi.WriteError(w, err)
 		return
 	}
-	if resp == nil {
+	switch resp {
+	case nil:
 		w.WriteHeader(http.StatusAccepted)
+		return
+	case okNoBody:
+		w.WriteHeader(http.StatusOK)
 		return
 	}
 	httpapi.WriteMessage(w, enc, resp)
 }
+
+// okNoBody is the answer of calls Mesos answers 200 OK with no body.
+var okNoBody = &masterpb.Response{}
 
 // operatorCall answers one call; a nil response means 202 Accepted.
 func (m *Master) operatorCall(r *http.Request, call *masterpb.Call) (*masterpb.Response, error) {
@@ -256,6 +263,36 @@ func (m *Master) operatorCall(r *http.Request, call *masterpb.Call) (*masterpb.R
 			return nil, doErr
 		}
 		return nil, err
+	case masterpb.Call_GET_MAINTENANCE_STATUS:
+		if err := m.do(r.Context(), func() {
+			resp.GetMaintenanceStatus = &masterpb.Response_GetMaintenanceStatus{Status: m.maintenanceStatus()}
+		}); err != nil {
+			return nil, err
+		}
+	case masterpb.Call_GET_MAINTENANCE_SCHEDULE:
+		if err := m.do(r.Context(), func() {
+			resp.GetMaintenanceSchedule = &masterpb.Response_GetMaintenanceSchedule{Schedule: m.currentSchedule()}
+		}); err != nil {
+			return nil, err
+		}
+	case masterpb.Call_UPDATE_MAINTENANCE_SCHEDULE, masterpb.Call_START_MAINTENANCE, masterpb.Call_STOP_MAINTENANCE:
+		var err error
+		if doErr := m.do(r.Context(), func() {
+			switch call.GetType() {
+			case masterpb.Call_UPDATE_MAINTENANCE_SCHEDULE:
+				err = m.updateSchedule(call.GetUpdateMaintenanceSchedule().GetSchedule())
+			case masterpb.Call_START_MAINTENANCE:
+				err = m.startMaintenance(call.GetStartMaintenance().GetMachines())
+			default:
+				err = m.stopMaintenance(call.GetStopMaintenance().GetMachines())
+			}
+		}); doErr != nil {
+			return nil, doErr
+		}
+		if err != nil {
+			return nil, err
+		}
+		return okNoBody, nil
 	case masterpb.Call_GET_OPERATIONS:
 		if err := m.do(r.Context(), func() { resp.GetOperations = &masterpb.Response_GetOperations{Operations: m.operations()} }); err != nil {
 			return nil, err

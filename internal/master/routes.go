@@ -36,6 +36,10 @@ func (m *Master) routes() http.Handler {
 		mux.HandleFunc("GET "+path+".json", h)
 	}
 	mux.HandleFunc("/master/teardown", m.serveTeardown)
+	mux.HandleFunc("/master/maintenance/schedule", m.serveSchedule)
+	mux.HandleFunc("GET /master/maintenance/status", m.serveMaintenanceStatus)
+	mux.HandleFunc("/master/machine/down", m.serveMachines(true))
+	mux.HandleFunc("/master/machine/up", m.serveMachines(false))
 	mux.HandleFunc("GET /metrics/snapshot", m.serveMetricsSnapshot)
 	mux.Handle("GET /metrics", m.prom.handler())
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

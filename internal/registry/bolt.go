@@ -27,6 +27,8 @@ var (
 	bucketQuotas     = []byte("quotas")
 	// bucketAgentResources holds agents' dynamic reservations and volumes.
 	bucketAgentResources = []byte("agent_resources")
+	// bucketMaintenance holds the maintenance state under one key.
+	bucketMaintenance = []byte("maintenance")
 )
 
 // OpenBolt opens (or creates) the registry file.
@@ -36,7 +38,7 @@ func OpenBolt(path string) (*Bolt, error) {
 		return nil, fmt.Errorf("registry: opening %s: %w", path, err)
 	}
 	err = db.Update(func(tx *bolt.Tx) error {
-		for _, b := range [][]byte{bucketAgents, bucketFrameworks, bucketWeights, bucketQuotas, bucketAgentResources} {
+		for _, b := range [][]byte{bucketAgents, bucketFrameworks, bucketWeights, bucketQuotas, bucketAgentResources, bucketMaintenance} {
 			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
 				return err
 			}
@@ -68,6 +70,8 @@ func (b *Bolt) Apply(_ context.Context, e *plateaupb.RegistryEntry) error {
 				return err
 			}
 			return tx.Bucket(bucketAgents).Delete([]byte(x.RemoveAgent.GetValue()))
+		case *plateaupb.RegistryEntry_UpdateMaintenance:
+			return put(bucketMaintenance, "state", x.UpdateMaintenance)
 		case *plateaupb.RegistryEntry_UpdateAgentResources:
 			key := x.UpdateAgentResources.GetAgentId().GetValue()
 			if len(x.UpdateAgentResources.GetResources()) == 0 {
@@ -126,6 +130,12 @@ func (b *Bolt) Load() (*plateaupb.Registry, error) {
 			return proto.Unmarshal(v, q)
 		}); err != nil {
 			return err
+		}
+		if v := tx.Bucket(bucketMaintenance).Get([]byte("state")); v != nil {
+			reg.Maintenance = &plateaupb.MaintenanceUpdate{}
+			if err := proto.Unmarshal(v, reg.Maintenance); err != nil {
+				return err
+			}
 		}
 		if err := each(bucketAgentResources, func(v []byte) error {
 			a := &plateaupb.AgentResources{}

@@ -52,6 +52,8 @@ func Apply(r *plateaupb.Registry, e *plateaupb.RegistryEntry) {
 		for _, w := range x.UpdateWeights.GetWeights() {
 			r.Weights = upsert(r.Weights, w, func(w *mesos.WeightInfo) string { return w.GetRole() })
 		}
+	case *plateaupb.RegistryEntry_UpdateMaintenance:
+		r.Maintenance = x.UpdateMaintenance
 	case *plateaupb.RegistryEntry_UpdateAgentResources:
 		if len(x.UpdateAgentResources.GetResources()) == 0 {
 			r.AgentResources = remove(r.AgentResources, agentResourcesKey(x.UpdateAgentResources), agentResourcesKey)

@@ -49,6 +49,10 @@ func entries() []*plateaupb.RegistryEntry {
 		volumes("S0", "v1"), volumes("S2", "v2"), volumes("S0"),
 		{Entry: &plateaupb.RegistryEntry_RemoveAgent{RemoveAgent: &mesos.AgentID{Value: proto.String("S3")}}},
 		volumes("S3", "v3"), agent("S3"),
+		{Entry: &plateaupb.RegistryEntry_UpdateMaintenance{UpdateMaintenance: &plateaupb.MaintenanceUpdate{
+			DownMachines: []*mesos.MachineID{{Hostname: proto.String("old")}}}}},
+		{Entry: &plateaupb.RegistryEntry_UpdateMaintenance{UpdateMaintenance: &plateaupb.MaintenanceUpdate{
+			DownMachines: []*mesos.MachineID{{Hostname: proto.String("h1")}}}}},
 		{Entry: &plateaupb.RegistryEntry_RemoveAgent{RemoveAgent: &mesos.AgentID{Value: proto.String("S3")}}},
 		{}, // an entry this version does not know is ignored
 	}
@@ -71,6 +75,7 @@ func TestApply(t *testing.T) {
 		},
 		Quotas:         []*quota.QuotaConfig{{Role: proto.String("prod"), Guarantees: map[string]*mesos.Value_Scalar{"cpus": {Value: proto.Float64(4)}}}},
 		AgentResources: []*plateaupb.AgentResources{{AgentId: &mesos.AgentID{Value: proto.String("S2")}, Resources: []*mesos.Resource{volume("v2")}}},
+		Maintenance:    &plateaupb.MaintenanceUpdate{DownMachines: []*mesos.MachineID{{Hostname: proto.String("h1")}}},
 	}
 	if !proto.Equal(&reg, want) {
 		t.Fatalf("registry %v\nwant %v", &reg, want)

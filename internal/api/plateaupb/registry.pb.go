@@ -12,6 +12,7 @@ package plateaupb
 
 import (
 	v1 "github.com/plateau/plateau/internal/api/mesos/v1"
+	maintenance "github.com/plateau/plateau/internal/api/mesos/v1/maintenance"
 	quota "github.com/plateau/plateau/internal/api/mesos/v1/quota"
 	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
 	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
@@ -40,8 +41,10 @@ type Registry struct {
 	Quotas []*quota.QuotaConfig `protobuf:"bytes,4,rep,name=quotas" json:"quotas,omitempty"`
 	// Agents' dynamic reservations and persistent volumes.
 	AgentResources []*AgentResources `protobuf:"bytes,5,rep,name=agent_resources,json=agentResources" json:"agent_resources,omitempty"`
-	unknownFields  protoimpl.UnknownFields
-	sizeCache      protoimpl.SizeCache
+	// The maintenance schedule and the machines that are down.
+	Maintenance   *MaintenanceUpdate `protobuf:"bytes,6,opt,name=maintenance" json:"maintenance,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *Registry) Reset() {
@@ -109,6 +112,68 @@ func (x *Registry) GetAgentResources() []*AgentResources {
 	return nil
 }
 
+func (x *Registry) GetMaintenance() *MaintenanceUpdate {
+	if x != nil {
+		return x.Maintenance
+	}
+	return nil
+}
+
+// MaintenanceUpdate replaces the maintenance state: the schedule
+// (UPDATE_MAINTENANCE_SCHEDULE) and the machines that are down
+// (START_MAINTENANCE, STOP_MAINTENANCE).
+type MaintenanceUpdate struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Schedule      *maintenance.Schedule  `protobuf:"bytes,1,opt,name=schedule" json:"schedule,omitempty"`
+	DownMachines  []*v1.MachineID        `protobuf:"bytes,2,rep,name=down_machines,json=downMachines" json:"down_machines,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *MaintenanceUpdate) Reset() {
+	*x = MaintenanceUpdate{}
+	mi := &file_plateau_v1_registry_proto_msgTypes[1]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *MaintenanceUpdate) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*MaintenanceUpdate) ProtoMessage() {}
+
+func (x *MaintenanceUpdate) ProtoReflect() protoreflect.Message {
+	mi := &file_plateau_v1_registry_proto_msgTypes[1]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use MaintenanceUpdate.ProtoReflect.Descriptor instead.
+func (*MaintenanceUpdate) Descriptor() ([]byte, []int) {
+	return file_plateau_v1_registry_proto_rawDescGZIP(), []int{1}
+}
+
+func (x *MaintenanceUpdate) GetSchedule() *maintenance.Schedule {
+	if x != nil {
+		return x.Schedule
+	}
+	return nil
+}
+
+func (x *MaintenanceUpdate) GetDownMachines() []*v1.MachineID {
+	if x != nil {
+		return x.DownMachines
+	}
+	return nil
+}
+
 // AgentResources is what operations made of an agent's resources: its
 // dynamic reservations and persistent volumes. Removing the agent removes
 // them.
@@ -122,7 +187,7 @@ type AgentResources struct {
 
 func (x *AgentResources) Reset() {
 	*x = AgentResources{}
-	mi := &file_plateau_v1_registry_proto_msgTypes[1]
+	mi := &file_plateau_v1_registry_proto_msgTypes[2]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -134,7 +199,7 @@ func (x *AgentResources) String() string {
 func (*AgentResources) ProtoMessage() {}
 
 func (x *AgentResources) ProtoReflect() protoreflect.Message {
-	mi := &file_plateau_v1_registry_proto_msgTypes[1]
+	mi := &file_plateau_v1_registry_proto_msgTypes[2]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -147,7 +212,7 @@ func (x *AgentResources) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AgentResources.ProtoReflect.Descriptor instead.
 func (*AgentResources) Descriptor() ([]byte, []int) {
-	return file_plateau_v1_registry_proto_rawDescGZIP(), []int{1}
+	return file_plateau_v1_registry_proto_rawDescGZIP(), []int{2}
 }
 
 func (x *AgentResources) GetAgentId() *v1.AgentID {
@@ -178,6 +243,7 @@ type RegistryEntry struct {
 	//	*RegistryEntry_UpdateWeights
 	//	*RegistryEntry_UpdateQuota
 	//	*RegistryEntry_UpdateAgentResources
+	//	*RegistryEntry_UpdateMaintenance
 	Entry         isRegistryEntry_Entry `protobuf_oneof:"entry"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -185,7 +251,7 @@ type RegistryEntry struct {
 
 func (x *RegistryEntry) Reset() {
 	*x = RegistryEntry{}
-	mi := &file_plateau_v1_registry_proto_msgTypes[2]
+	mi := &file_plateau_v1_registry_proto_msgTypes[3]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -197,7 +263,7 @@ func (x *RegistryEntry) String() string {
 func (*RegistryEntry) ProtoMessage() {}
 
 func (x *RegistryEntry) ProtoReflect() protoreflect.Message {
-	mi := &file_plateau_v1_registry_proto_msgTypes[2]
+	mi := &file_plateau_v1_registry_proto_msgTypes[3]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -210,7 +276,7 @@ func (x *RegistryEntry) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RegistryEntry.ProtoReflect.Descriptor instead.
 func (*RegistryEntry) Descriptor() ([]byte, []int) {
-	return file_plateau_v1_registry_proto_rawDescGZIP(), []int{2}
+	return file_plateau_v1_registry_proto_rawDescGZIP(), []int{3}
 }
 
 func (x *RegistryEntry) GetEntry() isRegistryEntry_Entry {
@@ -283,6 +349,15 @@ func (x *RegistryEntry) GetUpdateAgentResources() *AgentResources {
 	return nil
 }
 
+func (x *RegistryEntry) GetUpdateMaintenance() *MaintenanceUpdate {
+	if x != nil {
+		if x, ok := x.Entry.(*RegistryEntry_UpdateMaintenance); ok {
+			return x.UpdateMaintenance
+		}
+	}
+	return nil
+}
+
 type isRegistryEntry_Entry interface {
 	isRegistryEntry_Entry()
 }
@@ -315,6 +390,10 @@ type RegistryEntry_UpdateAgentResources struct {
 	UpdateAgentResources *AgentResources `protobuf:"bytes,7,opt,name=update_agent_resources,json=updateAgentResources,oneof"`
 }
 
+type RegistryEntry_UpdateMaintenance struct {
+	UpdateMaintenance *MaintenanceUpdate `protobuf:"bytes,8,opt,name=update_maintenance,json=updateMaintenance,oneof"`
+}
+
 func (*RegistryEntry_AdmitAgent) isRegistryEntry_Entry() {}
 
 func (*RegistryEntry_RemoveAgent) isRegistryEntry_Entry() {}
@@ -329,6 +408,8 @@ func (*RegistryEntry_UpdateQuota) isRegistryEntry_Entry() {}
 
 func (*RegistryEntry_UpdateAgentResources) isRegistryEntry_Entry() {}
 
+func (*RegistryEntry_UpdateMaintenance) isRegistryEntry_Entry() {}
+
 type WeightsUpdate struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Weights       []*v1.WeightInfo       `protobuf:"bytes,1,rep,name=weights" json:"weights,omitempty"`
@@ -338,7 +419,7 @@ type WeightsUpdate struct {
 
 func (x *WeightsUpdate) Reset() {
 	*x = WeightsUpdate{}
-	mi := &file_plateau_v1_registry_proto_msgTypes[3]
+	mi := &file_plateau_v1_registry_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -350,7 +431,7 @@ func (x *WeightsUpdate) String() string {
 func (*WeightsUpdate) ProtoMessage() {}
 
 func (x *WeightsUpdate) ProtoReflect() protoreflect.Message {
-	mi := &file_plateau_v1_registry_proto_msgTypes[3]
+	mi := &file_plateau_v1_registry_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -363,7 +444,7 @@ func (x *WeightsUpdate) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WeightsUpdate.ProtoReflect.Descriptor instead.
 func (*WeightsUpdate) Descriptor() ([]byte, []int) {
-	return file_plateau_v1_registry_proto_rawDescGZIP(), []int{3}
+	return file_plateau_v1_registry_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *WeightsUpdate) GetWeights() []*v1.WeightInfo {
@@ -384,7 +465,7 @@ type QuotaUpdate struct {
 
 func (x *QuotaUpdate) Reset() {
 	*x = QuotaUpdate{}
-	mi := &file_plateau_v1_registry_proto_msgTypes[4]
+	mi := &file_plateau_v1_registry_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -396,7 +477,7 @@ func (x *QuotaUpdate) String() string {
 func (*QuotaUpdate) ProtoMessage() {}
 
 func (x *QuotaUpdate) ProtoReflect() protoreflect.Message {
-	mi := &file_plateau_v1_registry_proto_msgTypes[4]
+	mi := &file_plateau_v1_registry_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -409,7 +490,7 @@ func (x *QuotaUpdate) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use QuotaUpdate.ProtoReflect.Descriptor instead.
 func (*QuotaUpdate) Descriptor() ([]byte, []int) {
-	return file_plateau_v1_registry_proto_rawDescGZIP(), []int{4}
+	return file_plateau_v1_registry_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *QuotaUpdate) GetConfigs() []*quota.QuotaConfig {
@@ -424,7 +505,7 @@ var File_plateau_v1_registry_proto protoreflect.FileDescriptor
 const file_plateau_v1_registry_proto_rawDesc = "" +
 	"\n" +
 	"\x19plateau/v1/registry.proto\x12\n" +
-	"plateau.v1\x1a\x14mesos/v1/mesos.proto\x1a\x1amesos/v1/quota/quota.proto\"\x9a\x02\n" +
+	"plateau.v1\x1a\x14mesos/v1/mesos.proto\x1a&mesos/v1/maintenance/maintenance.proto\x1a\x1amesos/v1/quota/quota.proto\"\xdb\x02\n" +
 	"\bRegistry\x12+\n" +
 	"\x06agents\x18\x01 \x03(\v2\x13.mesos.v1.AgentInfoR\x06agents\x127\n" +
 	"\n" +
@@ -432,10 +513,14 @@ const file_plateau_v1_registry_proto_rawDesc = "" +
 	"frameworks\x12.\n" +
 	"\aweights\x18\x03 \x03(\v2\x14.mesos.v1.WeightInfoR\aweights\x123\n" +
 	"\x06quotas\x18\x04 \x03(\v2\x1b.mesos.v1.quota.QuotaConfigR\x06quotas\x12C\n" +
-	"\x0fagent_resources\x18\x05 \x03(\v2\x1a.plateau.v1.AgentResourcesR\x0eagentResources\"p\n" +
+	"\x0fagent_resources\x18\x05 \x03(\v2\x1a.plateau.v1.AgentResourcesR\x0eagentResources\x12?\n" +
+	"\vmaintenance\x18\x06 \x01(\v2\x1d.plateau.v1.MaintenanceUpdateR\vmaintenance\"\x89\x01\n" +
+	"\x11MaintenanceUpdate\x12:\n" +
+	"\bschedule\x18\x01 \x01(\v2\x1e.mesos.v1.maintenance.ScheduleR\bschedule\x128\n" +
+	"\rdown_machines\x18\x02 \x03(\v2\x13.mesos.v1.MachineIDR\fdownMachines\"p\n" +
 	"\x0eAgentResources\x12,\n" +
 	"\bagent_id\x18\x01 \x02(\v2\x11.mesos.v1.AgentIDR\aagentId\x120\n" +
-	"\tresources\x18\x02 \x03(\v2\x12.mesos.v1.ResourceR\tresources\"\xe2\x03\n" +
+	"\tresources\x18\x02 \x03(\v2\x12.mesos.v1.ResourceR\tresources\"\xb2\x04\n" +
 	"\rRegistryEntry\x126\n" +
 	"\vadmit_agent\x18\x01 \x01(\v2\x13.mesos.v1.AgentInfoH\x00R\n" +
 	"admitAgent\x126\n" +
@@ -444,7 +529,8 @@ const file_plateau_v1_registry_proto_rawDesc = "" +
 	"\x10remove_framework\x18\x04 \x01(\v2\x15.mesos.v1.FrameworkIDH\x00R\x0fremoveFramework\x12B\n" +
 	"\x0eupdate_weights\x18\x05 \x01(\v2\x19.plateau.v1.WeightsUpdateH\x00R\rupdateWeights\x12<\n" +
 	"\fupdate_quota\x18\x06 \x01(\v2\x17.plateau.v1.QuotaUpdateH\x00R\vupdateQuota\x12R\n" +
-	"\x16update_agent_resources\x18\a \x01(\v2\x1a.plateau.v1.AgentResourcesH\x00R\x14updateAgentResourcesB\a\n" +
+	"\x16update_agent_resources\x18\a \x01(\v2\x1a.plateau.v1.AgentResourcesH\x00R\x14updateAgentResources\x12N\n" +
+	"\x12update_maintenance\x18\b \x01(\v2\x1d.plateau.v1.MaintenanceUpdateH\x00R\x11updateMaintenanceB\a\n" +
 	"\x05entry\"?\n" +
 	"\rWeightsUpdate\x12.\n" +
 	"\aweights\x18\x01 \x03(\v2\x14.mesos.v1.WeightInfoR\aweights\"D\n" +
@@ -463,43 +549,50 @@ func file_plateau_v1_registry_proto_rawDescGZIP() []byte {
 	return file_plateau_v1_registry_proto_rawDescData
 }
 
-var file_plateau_v1_registry_proto_msgTypes = make([]protoimpl.MessageInfo, 5)
+var file_plateau_v1_registry_proto_msgTypes = make([]protoimpl.MessageInfo, 6)
 var file_plateau_v1_registry_proto_goTypes = []any{
-	(*Registry)(nil),          // 0: plateau.v1.Registry
-	(*AgentResources)(nil),    // 1: plateau.v1.AgentResources
-	(*RegistryEntry)(nil),     // 2: plateau.v1.RegistryEntry
-	(*WeightsUpdate)(nil),     // 3: plateau.v1.WeightsUpdate
-	(*QuotaUpdate)(nil),       // 4: plateau.v1.QuotaUpdate
-	(*v1.AgentInfo)(nil),      // 5: mesos.v1.AgentInfo
-	(*v1.FrameworkInfo)(nil),  // 6: mesos.v1.FrameworkInfo
-	(*v1.WeightInfo)(nil),     // 7: mesos.v1.WeightInfo
-	(*quota.QuotaConfig)(nil), // 8: mesos.v1.quota.QuotaConfig
-	(*v1.AgentID)(nil),        // 9: mesos.v1.AgentID
-	(*v1.Resource)(nil),       // 10: mesos.v1.Resource
-	(*v1.FrameworkID)(nil),    // 11: mesos.v1.FrameworkID
+	(*Registry)(nil),             // 0: plateau.v1.Registry
+	(*MaintenanceUpdate)(nil),    // 1: plateau.v1.MaintenanceUpdate
+	(*AgentResources)(nil),       // 2: plateau.v1.AgentResources
+	(*RegistryEntry)(nil),        // 3: plateau.v1.RegistryEntry
+	(*WeightsUpdate)(nil),        // 4: plateau.v1.WeightsUpdate
+	(*QuotaUpdate)(nil),          // 5: plateau.v1.QuotaUpdate
+	(*v1.AgentInfo)(nil),         // 6: mesos.v1.AgentInfo
+	(*v1.FrameworkInfo)(nil),     // 7: mesos.v1.FrameworkInfo
+	(*v1.WeightInfo)(nil),        // 8: mesos.v1.WeightInfo
+	(*quota.QuotaConfig)(nil),    // 9: mesos.v1.quota.QuotaConfig
+	(*maintenance.Schedule)(nil), // 10: mesos.v1.maintenance.Schedule
+	(*v1.MachineID)(nil),         // 11: mesos.v1.MachineID
+	(*v1.AgentID)(nil),           // 12: mesos.v1.AgentID
+	(*v1.Resource)(nil),          // 13: mesos.v1.Resource
+	(*v1.FrameworkID)(nil),       // 14: mesos.v1.FrameworkID
 }
 var file_plateau_v1_registry_proto_depIdxs = []int32{
-	5,  // 0: plateau.v1.Registry.agents:type_name -> mesos.v1.AgentInfo
-	6,  // 1: plateau.v1.Registry.frameworks:type_name -> mesos.v1.FrameworkInfo
-	7,  // 2: plateau.v1.Registry.weights:type_name -> mesos.v1.WeightInfo
-	8,  // 3: plateau.v1.Registry.quotas:type_name -> mesos.v1.quota.QuotaConfig
-	1,  // 4: plateau.v1.Registry.agent_resources:type_name -> plateau.v1.AgentResources
-	9,  // 5: plateau.v1.AgentResources.agent_id:type_name -> mesos.v1.AgentID
-	10, // 6: plateau.v1.AgentResources.resources:type_name -> mesos.v1.Resource
-	5,  // 7: plateau.v1.RegistryEntry.admit_agent:type_name -> mesos.v1.AgentInfo
-	9,  // 8: plateau.v1.RegistryEntry.remove_agent:type_name -> mesos.v1.AgentID
-	6,  // 9: plateau.v1.RegistryEntry.add_framework:type_name -> mesos.v1.FrameworkInfo
-	11, // 10: plateau.v1.RegistryEntry.remove_framework:type_name -> mesos.v1.FrameworkID
-	3,  // 11: plateau.v1.RegistryEntry.update_weights:type_name -> plateau.v1.WeightsUpdate
-	4,  // 12: plateau.v1.RegistryEntry.update_quota:type_name -> plateau.v1.QuotaUpdate
-	1,  // 13: plateau.v1.RegistryEntry.update_agent_resources:type_name -> plateau.v1.AgentResources
-	7,  // 14: plateau.v1.WeightsUpdate.weights:type_name -> mesos.v1.WeightInfo
-	8,  // 15: plateau.v1.QuotaUpdate.configs:type_name -> mesos.v1.quota.QuotaConfig
-	16, // [16:16] is the sub-list for method output_type
-	16, // [16:16] is the sub-list for method input_type
-	16, // [16:16] is the sub-list for extension type_name
-	16, // [16:16] is the sub-list for extension extendee
-	0,  // [0:16] is the sub-list for field type_name
+	6,  // 0: plateau.v1.Registry.agents:type_name -> mesos.v1.AgentInfo
+	7,  // 1: plateau.v1.Registry.frameworks:type_name -> mesos.v1.FrameworkInfo
+	8,  // 2: plateau.v1.Registry.weights:type_name -> mesos.v1.WeightInfo
+	9,  // 3: plateau.v1.Registry.quotas:type_name -> mesos.v1.quota.QuotaConfig
+	2,  // 4: plateau.v1.Registry.agent_resources:type_name -> plateau.v1.AgentResources
+	1,  // 5: plateau.v1.Registry.maintenance:type_name -> plateau.v1.MaintenanceUpdate
+	10, // 6: plateau.v1.MaintenanceUpdate.schedule:type_name -> mesos.v1.maintenance.Schedule
+	11, // 7: plateau.v1.MaintenanceUpdate.down_machines:type_name -> mesos.v1.MachineID
+	12, // 8: plateau.v1.AgentResources.agent_id:type_name -> mesos.v1.AgentID
+	13, // 9: plateau.v1.AgentResources.resources:type_name -> mesos.v1.Resource
+	6,  // 10: plateau.v1.RegistryEntry.admit_agent:type_name -> mesos.v1.AgentInfo
+	12, // 11: plateau.v1.RegistryEntry.remove_agent:type_name -> mesos.v1.AgentID
+	7,  // 12: plateau.v1.RegistryEntry.add_framework:type_name -> mesos.v1.FrameworkInfo
+	14, // 13: plateau.v1.RegistryEntry.remove_framework:type_name -> mesos.v1.FrameworkID
+	4,  // 14: plateau.v1.RegistryEntry.update_weights:type_name -> plateau.v1.WeightsUpdate
+	5,  // 15: plateau.v1.RegistryEntry.update_quota:type_name -> plateau.v1.QuotaUpdate
+	2,  // 16: plateau.v1.RegistryEntry.update_agent_resources:type_name -> plateau.v1.AgentResources
+	1,  // 17: plateau.v1.RegistryEntry.update_maintenance:type_name -> plateau.v1.MaintenanceUpdate
+	8,  // 18: plateau.v1.WeightsUpdate.weights:type_name -> mesos.v1.WeightInfo
+	9,  // 19: plateau.v1.QuotaUpdate.configs:type_name -> mesos.v1.quota.QuotaConfig
+	20, // [20:20] is the sub-list for method output_type
+	20, // [20:20] is the sub-list for method input_type
+	20, // [20:20] is the sub-list for extension type_name
+	20, // [20:20] is the sub-list for extension extendee
+	0,  // [0:20] is the sub-list for field type_name
 }
 
 func init() { file_plateau_v1_registry_proto_init() }
@@ -507,7 +600,7 @@ func file_plateau_v1_registry_proto_init() {
 	if File_plateau_v1_registry_proto != nil {
 		return
 	}
-	file_plateau_v1_registry_proto_msgTypes[2].OneofWrappers = []any{
+	file_plateau_v1_registry_proto_msgTypes[3].OneofWrappers = []any{
 		(*RegistryEntry_AdmitAgent)(nil),
 		(*RegistryEntry_RemoveAgent)(nil),
 		(*RegistryEntry_AddFramework)(nil),
@@ -515,6 +608,7 @@ func file_plateau_v1_registry_proto_init() {
 		(*RegistryEntry_UpdateWeights)(nil),
 		(*RegistryEntry_UpdateQuota)(nil),
 		(*RegistryEntry_UpdateAgentResources)(nil),
+		(*RegistryEntry_UpdateMaintenance)(nil),
 	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
@@ -522,7 +616,7 @@ func file_plateau_v1_registry_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_plateau_v1_registry_proto_rawDesc), len(file_plateau_v1_registry_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   5,
+			NumMessages:   6,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

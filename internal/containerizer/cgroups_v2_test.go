@@ -55,12 +55,31 @@ func needV2(t *testing.T) string {
 		return skip("pids is neither in the v2 tree nor in a v1 hierarchy: %v", err)
 	}
 	for _, e := range entries {
-		if e.IsDir() {
+		// Empty cgroups left by agents (their parent cgroup) can go; a
+		// cgroup with processes cannot.
+		if e.IsDir() && os.Remove(filepath.Join(v1, e.Name())) != nil {
 			return skip("the v1 pids hierarchy is in use (%s), so pids cannot move to the v2 tree", e.Name())
 		}
 	}
-	if err := syscall.Unmount(v1, 0); err != nil {
-		return skip("unmounting the v1 pids hierarchy: %v", err)
+	// The kernel frees an unmounted v1 hierarchy only if it has no child
+	// cgroups, dying ones included, at the time of the unmount: unmount,
+	// and mount again to retry while removed cgroups finish dying.
+	moved := false
+	for try := 0; try < 30 && !moved; try++ {
+		if err := syscall.Unmount(v1, 0); err != nil {
+			return skip("unmounting the v1 pids hierarchy: %v", err)
+		}
+		for deadline := time.Now().Add(time.Second); time.Now().Before(deadline) && !moved; time.Sleep(20 * time.Millisecond) {
+			moved = controllerIn(root, "pids")
+		}
+		if !moved {
+			if err := syscall.Mount("cgroup", v1, "cgroup", 0, "pids"); err != nil {
+				t.Fatalf("remounting the v1 pids hierarchy: %v", err)
+			}
+		}
+	}
+	if !moved {
+		return skip("the v1 pids hierarchy was not freed for the v2 tree")
 	}
 	t.Cleanup(func() {
 		// Back to v1, as the other tests expect it (the kernel may take a
@@ -72,8 +91,6 @@ func needV2(t *testing.T) string {
 			return err == nil
 		})
 	})
-	// The kernel frees the v1 hierarchy asynchronously.
-	waitUntil(t, "pids to move to the v2 tree at "+root, func() bool { return controllerIn(root, "pids") })
 	return root
 }
 

@@ -56,19 +56,20 @@ type command struct {
 }
 
 var commands = map[string]command{
-	"master":     {"run a Mesos-compatible master", runMaster},
-	"agent":      {"run an agent that launches tasks for a master", runAgent},
-	"executor":   {"the command executor (started by the agent)", runExecutor},
-	"dev":        {"run a master and an agent on this machine, in the foreground", runDev},
-	"run":        {"run one command as a task on the cluster, like mesos-execute", runRun},
-	"bench":      {"measure Plateau: bench launch", runBench},
-	"version":    {"print the version", runVersion},
-	"agents":     {"list the cluster's agents", runAgents},
-	"frameworks": {"list the cluster's frameworks", runFrameworks},
-	"tasks":      {"list the cluster's tasks", runTasks},
-	"roles":      {"list the cluster's roles with their weights and use", runRoles},
-	"quota":      {"list roles' quota guarantees and limits", runQuota},
-	"task":       {"a task's sandbox: task log ID [--follow] [--stderr], task ls ID [PATH], task exec [-i] [-t] ID -- CMD", runTask},
+	"master":      {"run a Mesos-compatible master", runMaster},
+	"agent":       {"run an agent that launches tasks for a master", runAgent},
+	"executor":    {"the command executor (started by the agent)", runExecutor},
+	"dev":         {"run a master and an agent on this machine, in the foreground", runDev},
+	"run":         {"run one command as a task on the cluster, like mesos-execute", runRun},
+	"bench":       {"measure Plateau: bench launch", runBench},
+	"version":     {"print the version", runVersion},
+	"agents":      {"list the cluster's agents", runAgents},
+	"frameworks":  {"list the cluster's frameworks", runFrameworks},
+	"tasks":       {"list the cluster's tasks", runTasks},
+	"roles":       {"list the cluster's roles with their weights and use", runRoles},
+	"quota":       {"list roles' quota guarantees and limits", runQuota},
+	"maintenance": {"machines' maintenance: maintenance status | schedule [add|clear] | down | up", runMaintenance},
+	"task":        {"a task's sandbox: task log ID [--follow] [--stderr], task ls ID [PATH], task exec [-i] [-t] ID -- CMD", runTask},
 }
 
 // Main runs the command named by args[0] and returns the process exit code.

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -340,6 +341,29 @@ func runTaskLs(ctx context.Context, env Env, args []string) error {
 	}
 	table(env.Stdout, "MODE\tSIZE\tMODIFIED\tNAME", rows)
 	return nil
+}
+
+// parseInterspersed parses flags wherever they are among the arguments
+// and returns the others; everything after "--" is an argument.
+func parseInterspersed(fs *flag.FlagSet, args []string, env Env) ([]string, error) {
+	var after []string
+	if i := slices.Index(args, "--"); i >= 0 {
+		args, after = args[:i], args[i+1:]
+	}
+	if err := parseFlags(fs, args, env); err != nil {
+		return nil, err
+	}
+	var positional []string
+	for rest := fs.Args(); len(rest) > 0; rest = fs.Args() {
+		positional = append(positional, rest[0])
+		fs.SetOutput(io.Discard)
+		err := fs.Parse(rest[1:])
+		fs.SetOutput(env.Stderr)
+		if err != nil {
+			return nil, usageError{err}
+		}
+	}
+	return append(positional, after...), nil
 }
 
 // parseWithID parses flags before and after a command's first argument,

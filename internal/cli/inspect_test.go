@@ -178,3 +178,44 @@ func TestTaskExec(t *testing.T) {
 		t.Fatalf("exec in an unknown task: %d %q", code, errOut)
 	}
 }
+
+// plateau maintenance: schedule a machine, see it draining, take it down
+// and bring it up.
+func TestMaintenanceCommands(t *testing.T) {
+	c := cluster.Start(t, cluster.Options{})
+	m := []string{"--master", c.MasterAddr()}
+	st, err := (&client.Operator{Master: c.MasterAddr()}).GetState(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	host := st.GetGetAgents().GetAgents()[0].GetAgentInfo().GetHostname()
+	machine := host + "=127.0.0.1"
+	if code, _, errOut := run(t, nil, append([]string{"maintenance", "schedule", "add", "--start", "2030-01-01T00:00:00Z", "--duration", "2h", machine}, m...)...); code != 0 {
+		t.Fatalf("schedule add: %d %q", code, errOut)
+	}
+	code, out, _ := run(t, nil, append([]string{"maintenance", "schedule"}, m...)...)
+	if code != 0 || !strings.Contains(out, "2030-01-01T00:00:00Z") || !strings.Contains(out, "2h0m0s") || !strings.Contains(out, machine) {
+		t.Fatalf("schedule: %d %q", code, out)
+	}
+	code, out, _ = run(t, nil, append([]string{"maintenance", "status"}, m...)...)
+	if code != 0 || !strings.Contains(out, machine) || !strings.Contains(out, "DRAINING") {
+		t.Fatalf("status: %d %q", code, out)
+	}
+	if code, _, errOut := run(t, nil, append([]string{"maintenance", "up", machine}, m...)...); code != exitError || !strings.Contains(errOut, "not in DOWN mode") {
+		t.Fatalf("up before down: %d %q", code, errOut)
+	}
+	if code, _, errOut := run(t, nil, append([]string{"maintenance", "down", machine}, m...)...); code != 0 {
+		t.Fatalf("down: %d %q", code, errOut)
+	}
+	code, out, _ = run(t, nil, append([]string{"maintenance", "status", "--json"}, m...)...)
+	if code != 0 || !strings.Contains(out, `"down_machines"`) {
+		t.Fatalf("status --json after down: %d %q", code, out)
+	}
+	if code, _, errOut := run(t, nil, append([]string{"maintenance", "up", machine}, m...)...); code != 0 {
+		t.Fatalf("up: %d %q", code, errOut)
+	}
+	code, out, _ = run(t, nil, append([]string{"maintenance", "schedule", "--json"}, m...)...)
+	if code != 0 || strings.Contains(out, host) {
+		t.Fatalf("schedule after up: %d %q", code, out)
+	}
+}

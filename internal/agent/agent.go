@@ -77,6 +77,16 @@ type Option func(*Agent)
 // WithLogger sets the logger.
 func WithLogger(l *slog.Logger) Option { return func(a *Agent) { a.log = l } }
 
+// WithLogFile serves the agent's log file at /slave/log, as Mesos does
+// with --log_dir ("" for none).
+func WithLogFile(path string) Option {
+	return func(a *Agent) {
+		if path != "" {
+			a.files.Attach("/slave/log", path)
+		}
+	}
+}
+
 // WithContainerizer replaces the posix containerizer.
 func WithContainerizer(c containerizer.Containerizer) Option {
 	return func(a *Agent) { a.containerizer = c }

@@ -1,7 +1,6 @@
 package agent
 
 import (
-	"errors"
 	"mime"
 	"net/http"
 	"sort"
@@ -102,10 +101,10 @@ func (a *Agent) serveOperator(w http.ResponseWriter, r *http.Request) {
 		if list, err = a.files.List(call.GetListFiles().GetPath()); err == nil {
 			resp.ListFiles = &agentpb.Response_ListFiles{}
 			for _, fi := range list {
-				resp.ListFiles.FileInfos = append(resp.ListFiles.FileInfos, fileInfoProto(fi))
+				resp.ListFiles.FileInfos = append(resp.ListFiles.FileInfos, fi.Proto())
 			}
 		}
-		err = filesError(err)
+		err = files.StatusError(err)
 	case agentpb.Call_READ_FILE:
 		rf := call.GetReadFile()
 		var data []byte
@@ -113,7 +112,7 @@ func (a *Agent) serveOperator(w http.ResponseWriter, r *http.Request) {
 		if data, size, err = a.files.ReadAt(rf.GetPath(), int64(rf.GetOffset()), int64(rf.GetLength())); err == nil {
 			resp.ReadFile = &agentpb.Response_ReadFile{Size: proto.Uint64(uint64(size)), Data: data}
 		}
-		err = filesError(err)
+		err = files.StatusError(err)
 	case agentpb.Call_LAUNCH_NESTED_CONTAINER:
 		if err = a.launchNestedDetached(r.Context(), call.GetLaunchNestedContainer()); err == nil {
 			w.WriteHeader(http.StatusOK)
@@ -235,25 +234,4 @@ func (a *Agent) getTasks() *agentpb.Response_GetTasks {
 		}
 	}
 	return out
-}
-
-// fileInfoProto is a sandbox file as the operator API's FileInfo.
-func fileInfoProto(fi files.FileInfo) *mesos.FileInfo {
-	return &mesos.FileInfo{Path: proto.String(fi.Path), Nlink: proto.Int32(int32(fi.Nlink)), Size: proto.Uint64(uint64(fi.Size)),
-		Mtime: &mesos.TimeInfo{Nanoseconds: proto.Int64(int64(fi.Mtime * 1e9))}, Mode: proto.Uint32(fi.StMode),
-		Uid: proto.String(fi.UID), Gid: proto.String(fi.GID)}
-}
-
-// filesError gives LIST_FILES and READ_FILE Mesos's statuses: 404 for a
-// path that is not there, 403 outside the sandboxes, 400 otherwise.
-func filesError(err error) error {
-	switch {
-	case err == nil:
-		return nil
-	case errors.Is(err, files.ErrNotFound):
-		return httpapi.Errorf(http.StatusNotFound, "%v", err)
-	case errors.Is(err, files.ErrForbidden):
-		return httpapi.Errorf(http.StatusForbidden, "%v", err)
-	}
-	return httpapi.BadRequest("%v", err)
 }

@@ -9,6 +9,8 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"os"
+	"path/filepath"
 	"sort"
 	"strings"
 
@@ -162,6 +164,9 @@ func parseFlags(fs *flag.FlagSet, args []string, env Env) error {
 // loggingFlags are the logging flags every daemon has.
 type loggingFlags struct {
 	level string
+	dir   string
+	// file is the log file in --log_dir, once logger has opened it.
+	file string
 	// Var is the handlers' level, which SET_LOGGING_LEVEL changes.
 	Var slog.LevelVar
 }
@@ -169,6 +174,7 @@ type loggingFlags struct {
 func (l *loggingFlags) register(fs *flag.FlagSet) {
 	l.level = "INFO"
 	fs.StringVar(&l.level, "logging_level", l.level, "log level: DEBUG, INFO, WARNING or ERROR")
+	fs.StringVar(&l.dir, "log_dir", l.dir, "also write the log to plateau-COMPONENT.log in this directory (served at /master/log or /slave/log through /files and LIST_FILES/READ_FILE)")
 }
 
 func (l *loggingFlags) logger(env Env, component string) (*slog.Logger, error) {
@@ -186,7 +192,19 @@ func (l *loggingFlags) logger(env Env, component string) (*slog.Logger, error) {
 		return nil, usageError{fmt.Errorf("--logging_level %q is not one of DEBUG, INFO, WARNING, ERROR", l.level)}
 	}
 	l.Var.Set(level)
-	return slog.New(slog.NewTextHandler(env.Stderr, &slog.HandlerOptions{Level: &l.Var})).With("component", component), nil
+	out := env.Stderr
+	if l.dir != "" {
+		if err := os.MkdirAll(l.dir, 0o755); err != nil {
+			return nil, usageError{fmt.Errorf("--log_dir: %w", err)}
+		}
+		l.file = filepath.Join(l.dir, "plateau-"+component+".log")
+		f, err := os.OpenFile(l.file, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+		if err != nil {
+			return nil, usageError{fmt.Errorf("--log_dir: %w", err)}
+		}
+		out = io.MultiWriter(env.Stderr, f)
+	}
+	return slog.New(slog.NewTextHandler(out, &slog.HandlerOptions{Level: &l.Var})).With("component", component), nil
 }
 
 func errUnexpectedArgs(args []string) error {

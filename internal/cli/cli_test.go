@@ -3,10 +3,18 @@ package cli
 import (
 	"bytes"
 	"context"
+	"io"
 	"os"
+	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
+	"time"
 
+	"google.golang.org/protobuf/proto"
+
+	masterpb "github.com/plateau/plateau/internal/api/mesos/v1/master"
+	"github.com/plateau/plateau/internal/client"
 	"github.com/plateau/plateau/internal/cluster"
 )
 
@@ -102,5 +110,45 @@ func TestRunNeedsAMaster(t *testing.T) {
 	code, _, stderr := run(t, nil, "run", "--master", "127.0.0.1:1", "--", "true")
 	if code != 1 || !strings.Contains(stderr, "127.0.0.1:1") {
 		t.Fatalf("exit %d, stderr %q; want exit 1 naming the master", code, stderr)
+	}
+}
+
+// --log_dir: the master's log goes to a file there too, which the master
+// serves at /master/log through LIST_FILES and READ_FILE.
+func TestMasterLogDir(t *testing.T) {
+	dir := t.TempDir()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan int)
+	go func() {
+		code := Main(ctx, []string{"master", "--ip", "127.0.0.1", "--port", "0", "--log_dir", dir},
+			Env{Stdout: io.Discard, Stderr: io.Discard, Getenv: func(string) string { return "" }})
+		done <- code
+	}()
+	defer func() { cancel(); <-done }()
+	logFile := filepath.Join(dir, "plateau-master.log")
+	var addr string
+	for deadline := time.Now().Add(10 * time.Second); addr == "" && time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		b, _ := os.ReadFile(logFile)
+		if m := regexp.MustCompile(`msg="master started".* addr=(\S+)`).FindSubmatch(b); m != nil {
+			addr = string(m[1])
+		}
+	}
+	if addr == "" {
+		t.Fatalf("no 'master started' line with its address in %s", logFile)
+	}
+	op := &client.Operator{Master: addr}
+	resp, err := op.Call(context.Background(), &masterpb.Call{Type: masterpb.Call_LIST_FILES.Enum(),
+		ListFiles: &masterpb.Call_ListFiles{Path: proto.String("/master/log")}})
+	if err != nil || len(resp.GetListFiles().GetFileInfos()) != 1 || resp.GetListFiles().GetFileInfos()[0].GetSize() == 0 {
+		t.Fatalf("LIST_FILES /master/log: %v %v", resp, err)
+	}
+	resp, err = op.Call(context.Background(), &masterpb.Call{Type: masterpb.Call_READ_FILE.Enum(),
+		ReadFile: &masterpb.Call_ReadFile{Path: proto.String("/master/log"), Offset: proto.Uint64(0)}})
+	if err != nil || !strings.Contains(string(resp.GetReadFile().GetData()), "master started") {
+		t.Fatalf("READ_FILE /master/log: %v %v", resp, err)
+	}
+	if _, err := op.Call(context.Background(), &masterpb.Call{Type: masterpb.Call_READ_FILE.Enum(),
+		ReadFile: &masterpb.Call_ReadFile{Path: proto.String("/nowhere"), Offset: proto.Uint64(0)}}); !client.IsStatus(err, 404) {
+		t.Fatalf("READ_FILE of an unknown path: %v, want 404", err)
 	}
 }

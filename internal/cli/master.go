@@ -25,7 +25,7 @@ func runMaster(ctx context.Context, env Env, args []string) error {
 	if err != nil {
 		return err
 	}
-	m, err := master.New(cfg, master.WithLogger(log), master.WithLogLevel(&logging.Var))
+	m, err := master.New(cfg, master.WithLogger(log), master.WithLogLevel(&logging.Var), master.WithLogFile(logging.file))
 	if err != nil {
 		return err
 	}

@@ -4,6 +4,11 @@
 package files
 
 import (
+	"google.golang.org/protobuf/proto"
+
+	mesos "github.com/plateau/plateau/internal/api/mesos/v1"
+	"github.com/plateau/plateau/internal/httpapi"
+
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -252,13 +257,6 @@ func (s *Server) debug(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, roots)
 }
 
-// ErrNotFound is returned for paths that are not attached or do not
-// exist; ErrForbidden for paths outside what is attached.
-var (
-	ErrNotFound  = errNotFound
-	ErrForbidden = errForbidden
-)
-
 // List returns the entries of a directory (or the file itself), as the
 // operator API's LIST_FILES does.
 func (s *Server) List(virtual string) ([]FileInfo, error) {
@@ -323,4 +321,26 @@ func (s *Server) ReadAt(virtual string, offset, length int64) ([]byte, int64, er
 		return nil, 0, err
 	}
 	return buf[:n], size, nil
+}
+
+// Proto is the file as the operator API's mesos.v1.FileInfo.
+func (fi FileInfo) Proto() *mesos.FileInfo {
+	return &mesos.FileInfo{Path: proto.String(fi.Path), Nlink: proto.Int32(int32(fi.Nlink)), Size: proto.Uint64(uint64(fi.Size)),
+		Mtime: &mesos.TimeInfo{Nanoseconds: proto.Int64(int64(fi.Mtime * 1e9))}, Mode: proto.Uint32(fi.StMode),
+		Uid: proto.String(fi.UID), Gid: proto.String(fi.GID)}
+}
+
+// StatusError gives List's and ReadAt's errors Mesos's statuses for
+// LIST_FILES and READ_FILE: 404 for a path that is not there, 403 outside
+// what is attached, 400 otherwise.
+func StatusError(err error) error {
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, errNotFound):
+		return httpapi.Errorf(http.StatusNotFound, "%v", err)
+	case errors.Is(err, errForbidden):
+		return httpapi.Errorf(http.StatusForbidden, "%v", err)
+	}
+	return httpapi.BadRequest("%v", err)
 }

@@ -24,6 +24,7 @@ import (
 	"google.golang.org/grpc/keepalive"
 
 	"github.com/plateau/plateau/internal/api/mesos/v1/maintenance"
+	"github.com/plateau/plateau/internal/files"
 	"github.com/plateau/plateau/internal/registry"
 	"github.com/plateau/plateau/internal/resources"
 
@@ -90,6 +91,9 @@ type Master struct {
 	subscribers    map[int]*queue.Queue[*masterpb.Event]
 	nextSubscriber int
 
+	// files serves the master's log (/files, LIST_FILES, READ_FILE).
+	files *files.Server
+
 	// invalidCalls is counted by HTTP handlers, outside the loop.
 	invalidCalls atomic.Int64
 	prom         *promMetrics
@@ -104,6 +108,16 @@ func WithLogger(l *slog.Logger) Option { return func(m *Master) { m.log = l } }
 // WithLogLevel lets the operator API's SET_LOGGING_LEVEL change the
 // level of the logger's handler.
 func WithLogLevel(l *slog.LevelVar) Option { return func(m *Master) { m.level = l } }
+
+// WithLogFile serves the master's log file at /master/log, as Mesos does
+// with --log_dir ("" for none).
+func WithLogFile(path string) Option {
+	return func(m *Master) {
+		if path != "" {
+			m.files.Attach("/master/log", path)
+		}
+	}
+}
 
 // WithRegistry replaces the registry (default: a bbolt file in
 // --work_dir, or memory without one).
@@ -131,6 +145,7 @@ func New(cfg Config, opts ...Option) (*Master, error) {
 		subscribers: map[int]*queue.Queue[*masterpb.Event]{},
 		level:       &slog.LevelVar{},
 		start:       time.Now(),
+		files:       &files.Server{},
 	}
 	for _, o := range opts {
 		o(m)

@@ -14,6 +14,7 @@ import (
 	mesos "github.com/plateau/plateau/internal/api/mesos/v1"
 	masterpb "github.com/plateau/plateau/internal/api/mesos/v1/master"
 	"github.com/plateau/plateau/internal/api/plateaupb"
+	"github.com/plateau/plateau/internal/files"
 	"github.com/plateau/plateau/internal/httpapi"
 	"github.com/plateau/plateau/internal/queue"
 	"github.com/plateau/plateau/internal/version"
@@ -263,6 +264,22 @@ func (m *Master) operatorCall(r *http.Request, call *masterpb.Call) (*masterpb.R
 			return nil, doErr
 		}
 		return nil, err
+	case masterpb.Call_LIST_FILES:
+		list, err := m.files.List(call.GetListFiles().GetPath())
+		if err != nil {
+			return nil, files.StatusError(err)
+		}
+		resp.ListFiles = &masterpb.Response_ListFiles{}
+		for _, fi := range list {
+			resp.ListFiles.FileInfos = append(resp.ListFiles.FileInfos, fi.Proto())
+		}
+	case masterpb.Call_READ_FILE:
+		rf := call.GetReadFile()
+		data, size, err := m.files.ReadAt(rf.GetPath(), int64(rf.GetOffset()), int64(rf.GetLength()))
+		if err != nil {
+			return nil, files.StatusError(err)
+		}
+		resp.ReadFile = &masterpb.Response_ReadFile{Size: proto.Uint64(uint64(size)), Data: data}
 	case masterpb.Call_GET_MAINTENANCE_STATUS:
 		if err := m.do(r.Context(), func() {
 			resp.GetMaintenanceStatus = &masterpb.Response_GetMaintenanceStatus{Status: m.maintenanceStatus()}

@@ -41,6 +41,7 @@ func (m *Master) routes() http.Handler {
 	mux.HandleFunc("/master/machine/down", m.serveMachines(true))
 	mux.HandleFunc("/master/machine/up", m.serveMachines(false))
 	mux.HandleFunc("GET /metrics/snapshot", m.serveMetricsSnapshot)
+	m.files.Register(mux)
 	mux.Handle("GET /metrics", m.prom.handler())
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.ProtoMajor == 2 && strings.HasPrefix(r.Header.Get("Content-Type"), "application/grpc") {

@@ -4,6 +4,10 @@ import (
 	"context"
 	"testing"
 
+	mesoslib "github.com/mesos/mesos-go/api/v1/lib"
+	mastercalls "github.com/mesos/mesos-go/api/v1/lib/master/calls"
+	mesosquota "github.com/mesos/mesos-go/api/v1/lib/quota"
+
 	"google.golang.org/protobuf/proto"
 
 	mesospb "github.com/plateau/plateau/internal/api/mesos/v1"
@@ -67,5 +71,25 @@ func TestQuotaLimit(t *testing.T) {
 	}
 	if cfgs := resp.GetGetQuota().GetStatus().GetConfigs(); len(cfgs) != 1 || cfgs[0].GetLimits()["cpus"].GetValue() != 1.5 {
 		t.Fatalf("GET_QUOTA after a restart: %v", cfgs)
+	}
+}
+
+// SET_QUOTA and REMOVE_QUOTA, the calls before Mesos 1.9: the guarantee
+// becomes the role's guarantee and limit.
+func TestDeprecatedQuotaCalls(t *testing.T) {
+	for _, codec := range encodings {
+		t.Run(name(codec), func(t *testing.T) {
+			c := cluster.Start(t, cluster.Options{})
+			op := operator(c.MasterAddr(), codec)
+			mustSend(t, op, mastercalls.SetQuota(mesosquota.QuotaRequest{Role: ptr("batch"), Guarantee: []mesoslib.Resource{scalar("cpus", 2)}}))
+			cfgs := operatorCall(t, op, mastercalls.GetQuota()).GetGetQuota().Status.Configs
+			if len(cfgs) != 1 || cfgs[0].Role != "batch" || cfgs[0].Guarantees["cpus"].Value != 2 || cfgs[0].Limits["cpus"].Value != 2 {
+				t.Fatalf("GET_QUOTA after SET_QUOTA: %v", cfgs)
+			}
+			mustSend(t, op, mastercalls.RemoveQuota("batch"))
+			if cfgs := operatorCall(t, op, mastercalls.GetQuota()).GetGetQuota().Status.Configs; len(cfgs) != 0 {
+				t.Fatalf("GET_QUOTA after REMOVE_QUOTA: %v", cfgs)
+			}
+		})
 	}
 }

@@ -232,59 +232,72 @@ func reservedOnAgents(t *testing.T, masterAddr string) map[string]map[string]any
 // that role's framework is offered them; bad requests get 400 and
 // requests for resources that are not there 409.
 func TestOperatorReservations(t *testing.T) {
-	c := cluster.Start(t, cluster.Options{Resources: "cpus:2;mem:1024;disk:1024"})
-	op := operator(c.MasterAddr(), encodings[1])
-	var agentID string
-	for _, a := range operatorCall(t, op, &master.Call{Type: master.Call_GET_AGENTS}).GetGetAgents().Agents {
-		agentID = a.AgentInfo.ID.Value
-	}
-	reserve := func(rs ...mesos.Resource) *master.Call {
-		return &master.Call{Type: master.Call_RESERVE_RESOURCES, ReserveResources: &master.Call_ReserveResources{
-			AgentID: mesos.AgentID{Value: agentID}, Resources: rs}}
-	}
-	forWeb := func(r mesos.Resource) mesos.Resource {
-		r.Reservations = []mesos.Resource_ReservationInfo{{Type: mesos.Resource_ReservationInfo_DYNAMIC.Enum(), Role: ptr("web"), Principal: ptr("ops")}}
-		return r
-	}
-	mustSend(t, op, reserve(forWeb(scalar("cpus", 1)), forWeb(scalar("disk", 100))))
-	if err := operatorSend(op, reserve(forWeb(scalar("cpus", 5)))); !apierrors.Code(409).Matches(err) {
-		t.Fatalf("reserving more than the agent has: %v, want 409", err)
-	}
-	if err := operatorSend(op, reserve(scalar("cpus", 1))); !apierrors.Code(400).Matches(err) {
-		t.Fatalf("reserving without a reservation: %v, want 400", err)
-	}
-	vol := forWeb(scalar("disk", 100))
-	vol.Disk = &mesos.Resource_DiskInfo{Persistence: &mesos.Resource_DiskInfo_Persistence{ID: "web-data"},
-		Volume: &mesos.Volume{ContainerPath: "data", Mode: mesos.RW.Enum()}}
-	mustSend(t, op, &master.Call{Type: master.Call_CREATE_VOLUMES, CreateVolumes: &master.Call_CreateVolumes{
-		AgentID: mesos.AgentID{Value: agentID}, Volumes: []mesos.Resource{vol}}})
+	for _, codec := range encodings {
+		t.Run(name(codec), func(t *testing.T) {
+			c := cluster.Start(t, cluster.Options{Resources: "cpus:2;mem:1024;disk:1024"})
+			op := operator(c.MasterAddr(), codec)
+			var agentID string
+			for _, a := range operatorCall(t, op, &master.Call{Type: master.Call_GET_AGENTS}).GetGetAgents().Agents {
+				agentID = a.AgentInfo.ID.Value
+			}
+			reserve := func(rs ...mesos.Resource) *master.Call {
+				return &master.Call{Type: master.Call_RESERVE_RESOURCES, ReserveResources: &master.Call_ReserveResources{
+					AgentID: mesos.AgentID{Value: agentID}, Resources: rs}}
+			}
+			forWeb := func(r mesos.Resource) mesos.Resource {
+				r.Reservations = []mesos.Resource_ReservationInfo{{Type: mesos.Resource_ReservationInfo_DYNAMIC.Enum(), Role: ptr("web"), Principal: ptr("ops")}}
+				return r
+			}
+			mustSend(t, op, reserve(forWeb(scalar("cpus", 1)), forWeb(scalar("disk", 100))))
+			if err := operatorSend(op, reserve(forWeb(scalar("cpus", 5)))); !apierrors.Code(409).Matches(err) {
+				t.Fatalf("reserving more than the agent has: %v, want 409", err)
+			}
+			if err := operatorSend(op, reserve(scalar("cpus", 1))); !apierrors.Code(400).Matches(err) {
+				t.Fatalf("reserving without a reservation: %v, want 400", err)
+			}
+			vol := forWeb(scalar("disk", 100))
+			vol.Disk = &mesos.Resource_DiskInfo{Persistence: &mesos.Resource_DiskInfo_Persistence{ID: "web-data"},
+				Volume: &mesos.Volume{ContainerPath: "data", Mode: mesos.RW.Enum()}}
+			mustSend(t, op, &master.Call{Type: master.Call_CREATE_VOLUMES, CreateVolumes: &master.Call_CreateVolumes{
+				AgentID: mesos.AgentID{Value: agentID}, Volumes: []mesos.Resource{vol}}})
 
-	if web := reservedOnAgents(t, c.MasterAddr())["web"]; web["cpus"] != 1.0 || web["disk"] != 100.0 {
-		t.Fatalf("/master/slaves reserved_resources: %v", web)
-	}
+			if web := reservedOnAgents(t, c.MasterAddr())["web"]; web["cpus"] != 1.0 || web["disk"] != 100.0 {
+				t.Fatalf("/master/slaves reserved_resources: %v", web)
+			}
 
-	other := subscribe(t, c.MasterAddr(), encodings[0], frameworkInfo("e2e-other"))
-	for _, r := range other.offer().Resources {
-		if len(r.Reservations) > 0 {
-			t.Fatalf("role * was offered resources reserved for web: %v", r)
-		}
-	}
-	info := frameworkInfo("e2e-web")
-	info.Role = ptr("web")
-	web := subscribe(t, c.MasterAddr(), encodings[0], info)
-	offer := web.offer()
-	if _, ok := volumeIn(offer, "web-data"); !ok {
-		t.Fatalf("web was not offered its volume: %v", offer.Resources)
-	}
-	web.call(calls.Decline(offer.ID).With(calls.RefuseSeconds(60)))
+			other := subscribe(t, c.MasterAddr(), encodings[0], frameworkInfo("e2e-other"))
+			for _, r := range other.offer().Resources {
+				if len(r.Reservations) > 0 {
+					t.Fatalf("role * was offered resources reserved for web: %v", r)
+				}
+			}
+			info := frameworkInfo("e2e-web")
+			info.Role = ptr("web")
+			web := subscribe(t, c.MasterAddr(), encodings[0], info)
+			offer := web.offer()
+			if _, ok := volumeIn(offer, "web-data"); !ok {
+				t.Fatalf("web was not offered its volume: %v", offer.Resources)
+			}
+			web.call(calls.Decline(offer.ID).With(calls.RefuseSeconds(60)))
 
-	vol.AllocationInfo = nil
-	mustSend(t, op, &master.Call{Type: master.Call_DESTROY_VOLUMES, DestroyVolumes: &master.Call_DestroyVolumes{
-		AgentID: mesos.AgentID{Value: agentID}, Volumes: []mesos.Resource{vol}}})
-	mustSend(t, op, &master.Call{Type: master.Call_UNRESERVE_RESOURCES, UnreserveResources: &master.Call_UnreserveResources{
-		AgentID: mesos.AgentID{Value: agentID}, Resources: []mesos.Resource{forWeb(scalar("cpus", 1)), forWeb(scalar("disk", 100))}}})
-	if reserved := reservedOnAgents(t, c.MasterAddr()); len(reserved) != 0 {
-		t.Fatalf("reserved after UNRESERVE_RESOURCES: %v", reserved)
+			// GROW_VOLUME with more reserved disk, then SHRINK_VOLUME.
+			vol.AllocationInfo = nil
+			mustSend(t, op, reserve(forWeb(scalar("disk", 50))))
+			mustSend(t, op, mastercalls.GrowVolume(&mesos.AgentID{Value: agentID}, vol, forWeb(scalar("disk", 50))))
+			vol.Scalar = &mesos.Value_Scalar{Value: 150}
+			mustSend(t, op, mastercalls.ShrinkVolume(&mesos.AgentID{Value: agentID}, vol, mesos.Value_Scalar{Value: 100}))
+			vol.Scalar = &mesos.Value_Scalar{Value: 50}
+			if web := reservedOnAgents(t, c.MasterAddr())["web"]; web["disk"] != 150.0 {
+				t.Fatalf("reserved disk after growing and shrinking the volume: %v", web)
+			}
+			mustSend(t, op, &master.Call{Type: master.Call_DESTROY_VOLUMES, DestroyVolumes: &master.Call_DestroyVolumes{
+				AgentID: mesos.AgentID{Value: agentID}, Volumes: []mesos.Resource{vol}}})
+			mustSend(t, op, &master.Call{Type: master.Call_UNRESERVE_RESOURCES, UnreserveResources: &master.Call_UnreserveResources{
+				AgentID: mesos.AgentID{Value: agentID}, Resources: []mesos.Resource{forWeb(scalar("cpus", 1)), forWeb(scalar("disk", 150))}}})
+			if reserved := reservedOnAgents(t, c.MasterAddr()); len(reserved) != 0 {
+				t.Fatalf("reserved after UNRESERVE_RESOURCES: %v", reserved)
+			}
+		})
 	}
 }
 

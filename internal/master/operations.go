@@ -28,7 +28,8 @@ import (
 func isConversion(t mesos.Offer_Operation_Type) bool {
 	switch t {
 	case mesos.Offer_Operation_RESERVE, mesos.Offer_Operation_UNRESERVE,
-		mesos.Offer_Operation_CREATE, mesos.Offer_Operation_DESTROY:
+		mesos.Offer_Operation_CREATE, mesos.Offer_Operation_DESTROY,
+		mesos.Offer_Operation_GROW_VOLUME, mesos.Offer_Operation_SHRINK_VOLUME:
 		return true
 	}
 	return false
@@ -61,6 +62,11 @@ func operationResources(op *mesos.Offer_Operation, role string) *mesos.Offer_Ope
 		op.Create.Volumes = fix(op.Create.Volumes)
 	case mesos.Offer_Operation_DESTROY:
 		op.Destroy.Volumes = fix(op.Destroy.Volumes)
+	case mesos.Offer_Operation_GROW_VOLUME:
+		both := fix([]*mesos.Resource{op.GrowVolume.GetVolume(), op.GrowVolume.GetAddition()})
+		op.GrowVolume.Volume, op.GrowVolume.Addition = both[0], both[1]
+	case mesos.Offer_Operation_SHRINK_VOLUME:
+		op.ShrinkVolume.Volume = fix([]*mesos.Resource{op.ShrinkVolume.GetVolume()})[0]
 	}
 	return op
 }
@@ -86,6 +92,12 @@ func (m *Master) conversionsFor(fw *framework, a *agent, op *mesos.Offer_Operati
 		err = validateCreate(op.GetCreate().GetVolumes(), a.total, principal)
 	case mesos.Offer_Operation_DESTROY:
 		err = validateDestroy(op.GetDestroy().GetVolumes(), a.total, a.usedResources())
+	case mesos.Offer_Operation_GROW_VOLUME, mesos.Offer_Operation_SHRINK_VOLUME:
+		v, extra := op.GetGrowVolume().GetVolume(), op.GetGrowVolume().GetAddition()
+		if op.GetType() == mesos.Offer_Operation_SHRINK_VOLUME {
+			v, extra = op.GetShrinkVolume().GetVolume(), nil
+		}
+		err = validateResize(v, extra, a.total, a.usedResources())
 	}
 	if err != nil {
 		return nil, fmt.Errorf("Invalid %s operation: %w; on agent %s", op.GetType(), err, a.id)

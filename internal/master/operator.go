@@ -13,10 +13,12 @@ import (
 	"github.com/plateau/plateau/internal/api/codec"
 	mesos "github.com/plateau/plateau/internal/api/mesos/v1"
 	masterpb "github.com/plateau/plateau/internal/api/mesos/v1/master"
+	"github.com/plateau/plateau/internal/api/mesos/v1/quota"
 	"github.com/plateau/plateau/internal/api/plateaupb"
 	"github.com/plateau/plateau/internal/files"
 	"github.com/plateau/plateau/internal/httpapi"
 	"github.com/plateau/plateau/internal/queue"
+	"github.com/plateau/plateau/internal/resources"
 	"github.com/plateau/plateau/internal/version"
 )
 
@@ -255,7 +257,32 @@ func (m *Master) operatorCall(r *http.Request, call *masterpb.Call) (*masterpb.R
 			return nil, httpapi.Errorf(http.StatusNotFound, "Agent %s not found", id)
 		}
 		return nil, nil
-	case masterpb.Call_RESERVE_RESOURCES, masterpb.Call_UNRESERVE_RESOURCES, masterpb.Call_CREATE_VOLUMES, masterpb.Call_DESTROY_VOLUMES:
+	case masterpb.Call_SET_QUOTA, masterpb.Call_REMOVE_QUOTA:
+		// The calls before Mesos 1.9: SET_QUOTA's guarantee is now both
+		// the role's guarantee and its limit.
+		cfg := &quota.QuotaConfig{Role: proto.String(call.GetRemoveQuota().GetRole())}
+		if call.GetType() == masterpb.Call_SET_QUOTA {
+			req := call.GetSetQuota().GetQuotaRequest()
+			cfg.Role = req.Role
+			cfg.Guarantees, cfg.Limits = map[string]*mesos.Value_Scalar{}, map[string]*mesos.Value_Scalar{}
+			for _, q := range resources.Resources(req.GetGuarantee()).ScalarQuantities() {
+				v := &mesos.Value_Scalar{Value: proto.Float64(float64(q.Value) / 1000)}
+				cfg.Guarantees[q.Name], cfg.Limits[q.Name] = v, v
+			}
+		}
+		if cfg.GetRole() == "" {
+			return nil, badRequest("Expecting a 'role'")
+		}
+		var err error
+		if doErr := m.do(r.Context(), func() { err = m.updateQuota([]*quota.QuotaConfig{cfg}) }); doErr != nil {
+			return nil, doErr
+		}
+		if err != nil {
+			return nil, err
+		}
+		return okNoBody, nil
+	case masterpb.Call_RESERVE_RESOURCES, masterpb.Call_UNRESERVE_RESOURCES, masterpb.Call_CREATE_VOLUMES, masterpb.Call_DESTROY_VOLUMES,
+		masterpb.Call_GROW_VOLUME, masterpb.Call_SHRINK_VOLUME:
 		agentID, op, err := operatorConversion(call)
 		if err != nil {
 			return nil, err
@@ -539,6 +566,22 @@ func operatorConversion(call *masterpb.Call) (string, *mesos.Offer_Operation, er
 		agentID = c.GetAgentId()
 		op.Type = mesos.Offer_Operation_CREATE.Enum()
 		op.Create = &mesos.Offer_Operation_Create{Volumes: c.GetVolumes()}
+	case masterpb.Call_GROW_VOLUME:
+		c := call.GetGrowVolume()
+		if c == nil {
+			return "", nil, badRequest("Expecting 'grow_volume' to be present")
+		}
+		agentID = c.GetAgentId()
+		op.Type = mesos.Offer_Operation_GROW_VOLUME.Enum()
+		op.GrowVolume = &mesos.Offer_Operation_GrowVolume{Volume: c.GetVolume(), Addition: c.GetAddition()}
+	case masterpb.Call_SHRINK_VOLUME:
+		c := call.GetShrinkVolume()
+		if c == nil {
+			return "", nil, badRequest("Expecting 'shrink_volume' to be present")
+		}
+		agentID = c.GetAgentId()
+		op.Type = mesos.Offer_Operation_SHRINK_VOLUME.Enum()
+		op.ShrinkVolume = &mesos.Offer_Operation_ShrinkVolume{Volume: c.GetVolume(), Subtract: c.GetSubtract()}
 	default:
 		c := call.GetDestroyVolumes()
 		if c == nil {

@@ -150,3 +150,27 @@ func validateDestroy(volumes []*mesos.Resource, total resources.Resources, used 
 	}
 	return nil
 }
+
+// validateResize checks GROW_VOLUME (addition set) and SHRINK_VOLUME: the
+// volume exists and is not in use; an addition is disk reserved as the
+// volume is, without persistence.
+func validateResize(volume, addition *mesos.Resource, total resources.Resources, used map[string]resources.Resources) error {
+	if volume == nil {
+		return errors.New("expecting a 'volume'")
+	}
+	if err := validateDestroy([]*mesos.Resource{volume}, total, used); err != nil {
+		return err
+	}
+	if addition == nil {
+		return nil
+	}
+	if err := resources.Validate([]*mesos.Resource{addition}); err != nil {
+		return err
+	}
+	base := resources.StripVolume(volume)
+	if addition.GetName() != "disk" || resources.IsPersistentVolume(addition) ||
+		resources.ReservationRole(addition) != resources.ReservationRole(base) {
+		return fmt.Errorf("the addition %s must be disk reserved as the volume is, without persistence", resources.Resources{addition})
+	}
+	return nil
+}

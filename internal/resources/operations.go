@@ -146,8 +146,8 @@ func ApplyCheckpointed(static, checkpointed Resources) (Resources, error) {
 	return total, nil
 }
 
-// OperationConversions returns what a RESERVE, UNRESERVE, CREATE or
-// DESTROY operation converts (Mesos's getResourceConversions). Resources
+// OperationConversions returns what a RESERVE, UNRESERVE, CREATE,
+// DESTROY, GROW_VOLUME or SHRINK_VOLUME operation converts (Mesos's getResourceConversions). Resources
 // keep their allocation info, so that the conversions apply to offered
 // resources as well as to an agent's total.
 func OperationConversions(op *mesos.Offer_Operation) ([]Conversion, error) {
@@ -178,8 +178,32 @@ func OperationConversions(op *mesos.Offer_Operation) ([]Conversion, error) {
 		for _, v := range op.GetDestroy().GetVolumes() {
 			one(v, StripVolume(v))
 		}
+	case mesos.Offer_Operation_GROW_VOLUME:
+		g := op.GetGrowVolume()
+		v, add := g.GetVolume(), g.GetAddition()
+		if v == nil || add == nil || v.GetType() != mesos.Value_SCALAR || add.GetType() != mesos.Value_SCALAR {
+			return nil, errors.New("GROW_VOLUME needs a scalar volume and addition")
+		}
+		grown := withScalar(v, toFixed(v.GetScalar().GetValue())+toFixed(add.GetScalar().GetValue()))
+		convs = append(convs, Conversion{Consumed: Resources{}.add1(v).add1(add), Converted: Resources{}.add1(grown)})
+	case mesos.Offer_Operation_SHRINK_VOLUME:
+		sh := op.GetShrinkVolume()
+		v := sh.GetVolume()
+		if v == nil || v.GetType() != mesos.Value_SCALAR || sh.GetSubtract() == nil {
+			return nil, errors.New("SHRINK_VOLUME needs a scalar volume and an amount to subtract")
+		}
+		sub := toFixed(sh.GetSubtract().GetValue())
+		left := toFixed(v.GetScalar().GetValue()) - sub
+		if sub <= 0 || left <= 0 {
+			return nil, fmt.Errorf("SHRINK_VOLUME must subtract more than 0 and less than the volume's %v", v.GetScalar().GetValue())
+		}
+		freed := withScalar(StripVolume(v), sub)
+		convs = append(convs, Conversion{Consumed: Resources{}.add1(v), Converted: Resources{}.add1(withScalar(v, left)).add1(freed)})
 	default:
 		return nil, fmt.Errorf("%v does not convert resources", op.GetType())
 	}
 	return convs, nil
 }
+
+// withScalar is a copy of r with another scalar value (in thousandths).
+func withScalar(r *mesos.Resource, v int64) *mesos.Resource { return withValue(r, &v, nil, nil) }

@@ -115,3 +115,37 @@ func TestUpgradeLegacyReservations(t *testing.T) {
 		t.Fatal("Upgrade changed its argument")
 	}
 }
+
+func TestGrowAndShrinkVolume(t *testing.T) {
+	reserved := reservedFor(mustParse(t, "disk:100")[0], "db", mesos.Resource_ReservationInfo_DYNAMIC)
+	vol := volumeOf(reservedFor(mustParse(t, "disk:64")[0], "db", mesos.Resource_ReservationInfo_DYNAMIC), "v1")
+	total := Resources{vol}.Add(Resources{reserved})
+	add := reservedFor(mustParse(t, "disk:36")[0], "db", mesos.Resource_ReservationInfo_DYNAMIC)
+	convs, err := OperationConversions(&mesos.Offer_Operation{Type: mesos.Offer_Operation_GROW_VOLUME.Enum(),
+		GrowVolume: &mesos.Offer_Operation_GrowVolume{Volume: vol, Addition: add}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if total, err = total.Apply(convs); err != nil {
+		t.Fatal(err)
+	}
+	if got := total.String(); got != "disk(db):64; disk(db)[v1:data]:100" {
+		t.Fatalf("after GROW_VOLUME: %s", got)
+	}
+	grown := total[1]
+	convs, err = OperationConversions(&mesos.Offer_Operation{Type: mesos.Offer_Operation_SHRINK_VOLUME.Enum(),
+		ShrinkVolume: &mesos.Offer_Operation_ShrinkVolume{Volume: grown, Subtract: &mesos.Value_Scalar{Value: proto.Float64(90)}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if total, err = total.Apply(convs); err != nil {
+		t.Fatal(err)
+	}
+	if got := total.String(); got != "disk(db):154; disk(db)[v1:data]:10" {
+		t.Fatalf("after SHRINK_VOLUME: %s", got)
+	}
+	if _, err := OperationConversions(&mesos.Offer_Operation{Type: mesos.Offer_Operation_SHRINK_VOLUME.Enum(),
+		ShrinkVolume: &mesos.Offer_Operation_ShrinkVolume{Volume: grown, Subtract: &mesos.Value_Scalar{Value: proto.Float64(100)}}}); err == nil {
+		t.Fatal("shrinking a volume to nothing was accepted")
+	}
+}

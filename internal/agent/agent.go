@@ -41,6 +41,7 @@ import (
 type Agent struct {
 	cfg           Config
 	log           *slog.Logger
+	level         *slog.LevelVar // changed by SET_LOGGING_LEVEL
 	containerizer containerizer.Containerizer
 	fetcher       *fetcher.Fetcher
 	files         *files.Server
@@ -76,6 +77,10 @@ type Option func(*Agent)
 
 // WithLogger sets the logger.
 func WithLogger(l *slog.Logger) Option { return func(a *Agent) { a.log = l } }
+
+// WithLogLevel lets the operator API's SET_LOGGING_LEVEL change the
+// level of the logger's handler.
+func WithLogLevel(l *slog.LevelVar) Option { return func(a *Agent) { a.level = l } }
 
 // WithLogFile serves the agent's log file at /slave/log, as Mesos does
 // with --log_dir ("" for none).
@@ -133,6 +138,9 @@ func New(cfg Config, opts ...Option) (*Agent, error) {
 	}
 	for _, o := range opts {
 		o(a)
+	}
+	if a.level == nil {
+		a.level = &slog.LevelVar{}
 	}
 	if a.containerizer == nil {
 		if a.containerizer, err = newContainerizer(&cfg, a.log); err != nil {

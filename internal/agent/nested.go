@@ -37,6 +37,7 @@ type nestedContainer struct {
 	id, parentID string
 	cmd          *exec.Cmd
 	session      bool
+	standalone   bool // LAUNCH_CONTAINER without a parent
 
 	mu    sync.Mutex
 	stdin io.WriteCloser // the pty master when tty
@@ -57,7 +58,8 @@ type outputSub struct {
 //
 // The returned subscription has the container's output from its start.
 func (a *Agent) launchNested(ctx context.Context, id *mesos.ContainerID, command *mesos.CommandInfo, info *mesos.ContainerInfo, session bool) (*nestedContainer, *outputSub, error) {
-	if id.GetValue() == "" || id.GetParent().GetValue() == "" {
+	standalone := id.GetParent() == nil && !session
+	if id.GetValue() == "" || (!standalone && id.GetParent().GetValue() == "") {
 		return nil, nil, httpapi.BadRequest("Expecting 'container_id' with a 'parent' (a nested container ID)")
 	}
 	if command == nil {
@@ -67,8 +69,11 @@ func (a *Agent) launchNested(ctx context.Context, id *mesos.ContainerID, command
 	var env []string
 	var dup bool
 	if err := a.do(ctx, func() {
-		parent = a.containerByID(id.GetParent().GetValue())
 		_, dup = a.nested[id.GetValue()]
+		if standalone {
+			return
+		}
+		parent = a.containerByID(id.GetParent().GetValue())
 		if parent != nil {
 			env = a.executorEnv(parent)
 		}
@@ -76,10 +81,19 @@ func (a *Agent) launchNested(ctx context.Context, id *mesos.ContainerID, command
 		return nil, nil, err
 	}
 	switch {
+	case dup:
+		return nil, nil, httpapi.BadRequest("Container %s already exists", id.GetValue())
+	case standalone:
+		// A standalone container (LAUNCH_CONTAINER without a parent) gets a
+		// sandbox of its own under the work dir.
+		dir := filepath.Join(a.cfg.WorkDir, "containers", id.GetValue())
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			return nil, nil, err
+		}
+		parent = &executorRun{directory: dir}
+		env = append(os.Environ(), "MESOS_SANDBOX="+dir, "MESOS_DIRECTORY="+dir)
 	case parent == nil:
 		return nil, nil, httpapi.BadRequest("Parent container %s not found", id.GetParent().GetValue())
-	case dup:
-		return nil, nil, httpapi.BadRequest("Nested container %s already exists", id.GetValue())
 	}
 	argv := []string{command.GetValue()}
 	if command.GetShell() {
@@ -88,7 +102,7 @@ func (a *Agent) launchNested(ctx context.Context, id *mesos.ContainerID, command
 		// value is the program; arguments are its argv, argv[0] included.
 		argv = append([]string{command.GetValue()}, command.GetArguments()[1:]...)
 	}
-	entering := a.pidNamespace || a.mountNamespace
+	entering := (a.pidNamespace || a.mountNamespace) && !standalone
 	if entering {
 		// Enter the parent's namespaces, so that the command sees what
 		// the task sees.
@@ -113,7 +127,7 @@ func (a *Agent) launchNested(ctx context.Context, id *mesos.ContainerID, command
 			cmd.Env = append(cmd.Env, v.GetName()+"="+v.GetValue())
 		}
 	}
-	n := &nestedContainer{id: id.GetValue(), parentID: id.GetParent().GetValue(), cmd: cmd, session: session,
+	n := &nestedContainer{id: id.GetValue(), parentID: id.GetParent().GetValue(), cmd: cmd, session: session, standalone: standalone,
 		subs: map[*outputSub]struct{}{}, done: make(chan struct{})}
 	var outputs []io.Reader
 	if tty := info.GetTtyInfo(); tty != nil {
@@ -137,7 +151,7 @@ func (a *Agent) launchNested(ctx context.Context, id *mesos.ContainerID, command
 		n.stdin = stdin
 		outputs = []io.Reader{stdout, stderr}
 	}
-	if j, ok := parent.container.(containerizer.Joinable); ok {
+	if j, ok := parent.container.(containerizer.Joinable); ok && !standalone {
 		if err := j.Join(cmd.Process.Pid); err != nil {
 			a.log.Warn("nested container not in its parent's cgroups", "container", n.id, "err", err)
 		}
@@ -436,9 +450,9 @@ func (a *Agent) removeNested(ctx context.Context, id string) error {
 	return a.do(ctx, func() { delete(a.nested, id) })
 }
 
-// launchNestedDetached is LAUNCH_NESTED_CONTAINER: the output goes to
-// stdout and stderr files in the nested container's own sandbox,
-// <parent sandbox>/containers/<id>, as in Mesos.
+// launchNestedDetached is LAUNCH_NESTED_CONTAINER (and LAUNCH_CONTAINER):
+// the output goes to stdout and stderr files in the container's own
+// sandbox, <parent sandbox>/containers/<id> for a nested one, as in Mesos.
 func (a *Agent) launchNestedDetached(ctx context.Context, c *agentpb.Call_LaunchNestedContainer) error {
 	if c == nil {
 		return httpapi.BadRequest("Expecting 'launch_nested_container' to be present")
@@ -448,6 +462,9 @@ func (a *Agent) launchNestedDetached(ctx context.Context, c *agentpb.Call_Launch
 		return err
 	}
 	dir := filepath.Join(n.cmd.Dir, "containers", n.id)
+	if n.standalone {
+		dir = n.cmd.Dir
+	}
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
 	}

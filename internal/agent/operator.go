@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"sort"
 	"strings"
+	"time"
 
 	"google.golang.org/protobuf/proto"
 
@@ -14,6 +15,7 @@ import (
 	"github.com/plateau/plateau/internal/containerizer"
 	"github.com/plateau/plateau/internal/files"
 	"github.com/plateau/plateau/internal/httpapi"
+	"github.com/plateau/plateau/internal/loglevel"
 	"github.com/plateau/plateau/internal/taskstate"
 	"github.com/plateau/plateau/internal/version"
 )
@@ -96,6 +98,30 @@ func (a *Agent) serveOperator(w http.ResponseWriter, r *http.Request) {
 				containers = a.containers()
 			}
 		})
+	case agentpb.Call_GET_LOGGING_LEVEL:
+		resp.GetLoggingLevel = &agentpb.Response_GetLoggingLevel{Level: proto.Uint32(loglevel.Glog(a.level.Level()))}
+	case agentpb.Call_SET_LOGGING_LEVEL:
+		set := call.GetSetLoggingLevel()
+		if set == nil {
+			err = httpapi.BadRequest("Expecting 'set_logging_level' to be present")
+			break
+		}
+		loglevel.Set(a.level, set.GetLevel(), time.Duration(set.GetDuration().GetNanoseconds()))
+		w.WriteHeader(http.StatusOK)
+		return
+	case agentpb.Call_GET_OPERATIONS:
+		// Operations on the agent's own resources are done as the master
+		// sends them; none is ever pending here.
+		resp.GetOperations = &agentpb.Response_GetOperations{}
+	case agentpb.Call_GET_RESOURCE_PROVIDERS:
+		resp.GetResourceProviders = &agentpb.Response_GetResourceProviders{}
+	case agentpb.Call_PRUNE_IMAGES:
+		// No container images are kept: nothing to prune.
+		w.WriteHeader(http.StatusOK)
+		return
+	case agentpb.Call_ADD_RESOURCE_PROVIDER_CONFIG, agentpb.Call_UPDATE_RESOURCE_PROVIDER_CONFIG,
+		agentpb.Call_REMOVE_RESOURCE_PROVIDER_CONFIG, agentpb.Call_MARK_RESOURCE_PROVIDER_GONE:
+		err = httpapi.Errorf(http.StatusNotImplemented, "%s: Plateau agents have no local resource providers (CSI)", call.GetType())
 	case agentpb.Call_LIST_FILES:
 		var list []files.FileInfo
 		if list, err = a.files.List(call.GetListFiles().GetPath()); err == nil {
@@ -113,8 +139,16 @@ func (a *Agent) serveOperator(w http.ResponseWriter, r *http.Request) {
 			resp.ReadFile = &agentpb.Response_ReadFile{Size: proto.Uint64(uint64(size)), Data: data}
 		}
 		err = files.StatusError(err)
-	case agentpb.Call_LAUNCH_NESTED_CONTAINER:
-		if err = a.launchNestedDetached(r.Context(), call.GetLaunchNestedContainer()); err == nil {
+	case agentpb.Call_LAUNCH_NESTED_CONTAINER, agentpb.Call_LAUNCH_CONTAINER:
+		launch := call.GetLaunchNestedContainer()
+		if lc := call.GetLaunchContainer(); call.GetType() == agentpb.Call_LAUNCH_CONTAINER && lc != nil {
+			if len(lc.GetResources()) > 0 && lc.GetContainerId().GetParent() == nil {
+				err = httpapi.BadRequest("Plateau runs standalone containers without resources of their own; leave 'resources' empty")
+				break
+			}
+			launch = &agentpb.Call_LaunchNestedContainer{ContainerId: lc.GetContainerId(), Command: lc.GetCommand(), Container: lc.GetContainer()}
+		}
+		if err = a.launchNestedDetached(r.Context(), launch); err == nil {
 			w.WriteHeader(http.StatusOK)
 			return
 		}
@@ -140,8 +174,12 @@ func (a *Agent) serveOperator(w http.ResponseWriter, r *http.Request) {
 			w.WriteHeader(http.StatusOK)
 			return
 		}
-	case agentpb.Call_REMOVE_NESTED_CONTAINER:
-		if err = a.removeNested(r.Context(), call.GetRemoveNestedContainer().GetContainerId().GetValue()); err == nil {
+	case agentpb.Call_REMOVE_NESTED_CONTAINER, agentpb.Call_REMOVE_CONTAINER:
+		id := call.GetRemoveNestedContainer().GetContainerId().GetValue()
+		if call.GetType() == agentpb.Call_REMOVE_CONTAINER {
+			id = call.GetRemoveContainer().GetContainerId().GetValue()
+		}
+		if err = a.removeNested(r.Context(), id); err == nil {
 			w.WriteHeader(http.StatusOK)
 			return
 		}

@@ -31,7 +31,7 @@ func runAgent(ctx context.Context, env Env, args []string) error {
 	if err != nil {
 		return err
 	}
-	a, err := agent.New(cfg, agent.WithLogger(log), agent.WithLogFile(logging.file))
+	a, err := agent.New(cfg, agent.WithLogger(log), agent.WithLogLevel(&logging.Var), agent.WithLogFile(logging.file))
 	if err != nil {
 		return err
 	}

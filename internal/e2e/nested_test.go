@@ -211,3 +211,55 @@ func waitNested(t *testing.T, op agentcalls.Sender, id mesos.ContainerID) int32 
 	}
 	return r.GetWaitNestedContainer().GetExitStatus()
 }
+
+// The agent operator API's other calls, in both encodings: logging level,
+// operations and resource providers (none), and a standalone container.
+func TestAgentOperatorCalls(t *testing.T) {
+	for _, codec := range encodings {
+		t.Run(name(codec), func(t *testing.T) {
+			c := cluster.Start(t, cluster.Options{})
+			op := agentOperator(c.Agents[0].Addr(), codec)
+			call := func(c *agent.Call) *agent.Response {
+				t.Helper()
+				resp, err := op.Send(context.Background(), agentcalls.NonStreaming(c))
+				if err != nil {
+					t.Fatalf("%v: %v", c.Type, err)
+				}
+				defer resp.Close()
+				var r agent.Response
+				if err := resp.Decode(&r); err != nil {
+					t.Fatalf("%v: %v", c.Type, err)
+				}
+				return &r
+			}
+			if err := agentcalls.SendNoData(context.Background(), op, agentcalls.NonStreaming(agentcalls.SetLoggingLevel(1, 0))); err != nil {
+				t.Fatalf("SET_LOGGING_LEVEL: %v", err)
+			}
+			if l := call(agentcalls.GetLoggingLevel()).GetGetLoggingLevel().Level; l != 1 {
+				t.Fatalf("GET_LOGGING_LEVEL after setting 1: %d", l)
+			}
+			if ops := call(agentcalls.GetOperations()).GetGetOperations(); ops == nil || len(ops.Operations) != 0 {
+				t.Fatalf("GET_OPERATIONS: %v", ops)
+			}
+			if rps := call(agentcalls.GetResourceProviders()).GetGetResourceProviders(); rps == nil || len(rps.ResourceProviders) != 0 {
+				t.Fatalf("GET_RESOURCE_PROVIDERS: %v", rps)
+			}
+
+			id := mesos.ContainerID{Value: "standalone"}
+			cmd := "echo standalone > marker; exit 4"
+			if err := agentcalls.SendNoData(context.Background(), op, agentcalls.NonStreaming(
+				agentcalls.LaunchContainer(id, &mesos.CommandInfo{Value: &cmd}, nil, nil))); err != nil {
+				t.Fatalf("LAUNCH_CONTAINER: %v", err)
+			}
+			if st := call(agentcalls.WaitContainer(id)).GetWaitContainer().GetExitStatus(); st != 4<<8 {
+				t.Fatalf("WAIT_CONTAINER: %#x, want exit code 4", st)
+			}
+			if err := agentcalls.SendNoData(context.Background(), op, agentcalls.NonStreaming(agentcalls.RemoveContainer(id))); err != nil {
+				t.Fatalf("REMOVE_CONTAINER: %v", err)
+			}
+			if _, err := op.Send(context.Background(), agentcalls.NonStreaming(agentcalls.WaitContainer(id))); !apierrors.CodeNotFound.Matches(err) {
+				t.Fatalf("WAIT_CONTAINER after REMOVE_CONTAINER: %v, want 404", err)
+			}
+		})
+	}
+}

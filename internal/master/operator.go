@@ -1,7 +1,6 @@
 package master
 
 import (
-	"log/slog"
 	"maps"
 	"net/http"
 	"slices"
@@ -17,6 +16,7 @@ import (
 	"github.com/plateau/plateau/internal/api/plateaupb"
 	"github.com/plateau/plateau/internal/files"
 	"github.com/plateau/plateau/internal/httpapi"
+	"github.com/plateau/plateau/internal/loglevel"
 	"github.com/plateau/plateau/internal/queue"
 	"github.com/plateau/plateau/internal/resources"
 	"github.com/plateau/plateau/internal/version"
@@ -80,13 +80,13 @@ func (m *Master) operatorCall(r *http.Request, call *masterpb.Call) (*masterpb.R
 		}
 		resp.GetMetrics = &masterpb.Response_GetMetrics{Metrics: metricList(snap)}
 	case masterpb.Call_GET_LOGGING_LEVEL:
-		resp.GetLoggingLevel = &masterpb.Response_GetLoggingLevel{Level: proto.Uint32(glogLevel(m.level.Level()))}
+		resp.GetLoggingLevel = &masterpb.Response_GetLoggingLevel{Level: proto.Uint32(loglevel.Glog(m.level.Level()))}
 	case masterpb.Call_SET_LOGGING_LEVEL:
 		set := call.GetSetLoggingLevel()
 		if set == nil {
 			return nil, badRequest("Expecting 'set_logging_level' to be present")
 		}
-		m.setLoggingLevel(set.GetLevel(), time.Duration(set.GetDuration().GetNanoseconds()))
+		loglevel.Set(m.level, set.GetLevel(), time.Duration(set.GetDuration().GetNanoseconds()))
 		return nil, nil
 	case masterpb.Call_GET_STATE:
 		s, err := snapshot()
@@ -347,29 +347,6 @@ func (m *Master) operatorCall(r *http.Request, call *masterpb.Call) (*masterpb.R
 		return nil, httpapi.Errorf(http.StatusNotImplemented, "Operator call %s is not supported by Plateau yet", call.GetType())
 	}
 	return resp, nil
-}
-
-// Logging levels: Mesos speaks glog's verbosity (0 is INFO, higher is
-// more verbose); slog's DEBUG is glog level 1 and above.
-func glogLevel(l slog.Level) uint32 {
-	if l <= slog.LevelDebug {
-		return 1
-	}
-	return 0
-}
-
-// setLoggingLevel changes the log level, for a while when d > 0 (Mesos
-// reverts SET_LOGGING_LEVEL after its duration).
-func (m *Master) setLoggingLevel(level uint32, d time.Duration) {
-	old := m.level.Level()
-	if level > 0 {
-		m.level.Set(slog.LevelDebug)
-	} else {
-		m.level.Set(slog.LevelInfo)
-	}
-	if d > 0 {
-		time.AfterFunc(d, func() { m.level.Set(old) })
-	}
 }
 
 func flagList(flags map[string]string) []*mesos.Flag {

@@ -27,8 +27,12 @@ type StateOptions struct {
 
 // StateResult is what `plateau bench state` prints.
 type StateResult struct {
-	Agents             int     `json:"agents"`
-	Tasks              int     `json:"tasks"`
+	Agents int `json:"agents"`
+	Tasks  int `json:"tasks"`
+	// StateFirstMs is the first render, before the master has the JSON of
+	// its frameworks and agents at hand; the percentiles are over the
+	// others.
+	StateFirstMs       float64 `json:"state_first_ms"`
 	StateP50Ms         float64 `json:"state_p50_ms"`
 	StateP99Ms         float64 `json:"state_p99_ms"`
 	StateBytes         int     `json:"state_bytes"`
@@ -44,7 +48,7 @@ func State(ctx context.Context, o StateOptions) (StateResult, error) {
 	if o.Frameworks <= 0 {
 		o.Frameworks = 100
 	}
-	if o.Requests <= 0 {
+	if o.Requests <= 1 {
 		o.Requests = 20
 	}
 	res := StateResult{Agents: o.Agents, Tasks: o.Tasks}
@@ -118,7 +122,8 @@ func State(ctx context.Context, o StateOptions) (StateResult, error) {
 	}
 	close(done)
 	wg.Wait()
-	res.StateP50Ms, res.StateP99Ms = stats.PercentileMs(states, 50), stats.PercentileMs(states, 99)
+	res.StateFirstMs = stats.PercentileMs(states[:1], 100)
+	res.StateP50Ms, res.StateP99Ms = stats.PercentileMs(states[1:], 50), stats.PercentileMs(states[1:], 99)
 	res.SchedulerCalls = len(calls)
 	res.SchedulerCallP50Ms, res.SchedulerCallP99Ms = stats.PercentileMs(calls, 50), stats.PercentileMs(calls, 99)
 	res.SchedulerCallMaxMs = stats.PercentileMs(calls, 100)

@@ -93,6 +93,8 @@ type Master struct {
 
 	// files serves the master's log (/files, LIST_FILES, READ_FILE).
 	files *files.Server
+	// stateJSON keeps /master/state's large parts between renders.
+	stateJSON stateCache
 
 	// invalidCalls is counted by HTTP handlers, outside the loop.
 	invalidCalls atomic.Int64

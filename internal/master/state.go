@@ -1,6 +1,8 @@
 package master
 
 import (
+	"unsafe"
+
 	"bufio"
 	"encoding/json"
 	"fmt"
@@ -182,14 +184,19 @@ func (m *Master) serveState(w http.ResponseWriter, r *http.Request) {
 	}
 	w.Header().Set("Content-Type", "application/json")
 	bw := bufio.NewWriterSize(w, 256<<10)
-	_ = snap.write(bw)
+	m.stateJSON.begin()
+	_ = snap.write(bw, &m.stateJSON)
+	m.stateJSON.end()
 	_ = bw.Flush()
 }
 
 // write streams /master/state: the bulk (tasks) is rendered straight into
 // bytes, the rest through maps.
-func (s *stateSnapshot) write(w io.Writer) error {
+func (s *stateSnapshot) write(w io.Writer, cache *stateCache) error {
 	s.fillUsage()
+	for _, fws := range [][]frameworkSnapshot{s.frameworks, s.completedFrameworks} {
+		sort.Slice(fws, func(i, j int) bool { return fws[i].info.GetId().GetValue() < fws[j].info.GetId().GetValue() })
+	}
 	b, err := json.Marshal(s.head())
 	if err != nil {
 		return err
@@ -199,7 +206,9 @@ func (s *stateSnapshot) write(w io.Writer) error {
 		if i > 0 {
 			b = append(b, ',')
 		}
-		b = a.appendJSON(b)
+		b = append(b, cache.part(cache.agents, cache.next.agents, a.info.GetId().GetValue(), a.fingerprint(), func() []byte {
+			return a.appendJSON(nil)
+		})...)
 		if b, err = flushIfLarge(w, b); err != nil {
 			return err
 		}
@@ -215,7 +224,11 @@ func (s *stateSnapshot) write(w io.Writer) error {
 			if i > 0 {
 				b = append(b, ',')
 			}
-			if b, err = f.write(w, b); err != nil {
+			b = append(b, cache.part(cache.frameworks, cache.next.frameworks, part.key+"/"+f.info.GetId().GetValue(), f.fingerprint(), func() []byte {
+				fb, _ := f.appendJSON(nil)
+				return fb
+			})...)
+			if b, err = flushIfLarge(w, b); err != nil {
 				return err
 			}
 		}
@@ -225,8 +238,9 @@ func (s *stateSnapshot) write(w io.Writer) error {
 	return err
 }
 
-// write appends a framework's model, with its tasks rendered directly.
-func (f frameworkSnapshot) write(w io.Writer, b []byte) ([]byte, error) {
+// appendJSON appends a framework's model, with its tasks rendered
+// directly.
+func (f frameworkSnapshot) appendJSON(b []byte) ([]byte, error) {
 	fm := f.model(false)
 	delete(fm, "tasks")
 	delete(fm, "completed_tasks")
@@ -235,25 +249,34 @@ func (f frameworkSnapshot) write(w io.Writer, b []byte) ([]byte, error) {
 		return b, err
 	}
 	b = append(b, fb[:len(fb)-1]...)
-	for _, part := range []struct {
-		key   string
-		tasks []*mesos.Task
-	}{{"tasks", f.tasks}, {"completed_tasks", f.completedTasks}} {
-		b = append(b, `,"`...)
-		b = append(b, part.key...)
-		b = append(b, `":[`...)
-		for i, t := range part.tasks {
-			if i > 0 {
-				b = append(b, ',')
-			}
-			b = model.AppendTask(b, t)
-			if b, err = flushIfLarge(w, b); err != nil {
-				return b, err
-			}
-		}
-		b = append(b, ']')
+	b = append(b, `,"tasks":[`...)
+	b = append(b, appendTasks(f.tasks)...)
+	b = append(b, `],"completed_tasks":[`...)
+	b = append(b, appendTasks(f.completedTasks)...)
+	return append(b, "]}"...), nil
+}
+
+// fingerprint identifies what appendJSON renders (see stateCache).
+func (f frameworkSnapshot) fingerprint() uint64 {
+	var fp fingerprint
+	fp.add(1, tasksFingerprint(f.tasks, 1))
+	fp.add(2, tasksFingerprint(f.completedTasks, 2))
+	fp.add(3, tasksFingerprint(f.unreachableTasks, 3))
+	fp.addPtr(4, unsafe.Pointer(f.info))
+	fp.add(5, uint64(len(f.executors)))
+	for _, e := range f.executors {
+		fp.addPtr(6, unsafe.Pointer(e.info))
 	}
-	return append(b, '}'), nil
+	fp.add(7, uint64(len(f.offers)))
+	for _, o := range f.offers {
+		fp.addPtr(8, unsafe.Pointer(o))
+	}
+	fp.addBool(9, f.active)
+	fp.addBool(10, f.connected)
+	fp.addTime(11, f.registered)
+	fp.addTime(12, f.reregistered)
+	fp.addTime(13, f.unregistered)
+	return uint64(fp)
 }
 
 func flushIfLarge(w io.Writer, b []byte) ([]byte, error) {
@@ -298,11 +321,26 @@ func (s *stateSnapshot) model() map[string]any {
 	return out
 }
 
+// sortAgents orders agents by ID, reading each ID once.
+func sortAgents(agents []agentSnapshot) {
+	ids := make([]string, len(agents))
+	order := make([]int, len(agents))
+	for i, a := range agents {
+		ids[i], order[i] = a.info.GetId().GetValue(), i
+	}
+	sort.Slice(order, func(i, j int) bool { return ids[order[i]] < ids[order[j]] })
+	sorted := make([]agentSnapshot, len(agents))
+	for i, k := range order {
+		sorted[i] = agents[k]
+	}
+	copy(agents, sorted)
+}
+
 // head is /master/state without its agents and frameworks.
 func (s *stateSnapshot) head() map[string]any {
 	leader := s.info.GetPid()
 	activated, deactivated := 0, 0
-	sort.Slice(s.agents, func(i, j int) bool { return s.agents[i].info.GetId().GetValue() < s.agents[j].info.GetId().GetValue() })
+	sortAgents(s.agents)
 	for _, a := range s.agents {
 		if a.active {
 			activated++
@@ -420,6 +458,30 @@ func (a agentSnapshot) model() map[string]any {
 		out["reregistered_time"] = model.Seconds(a.reregistered)
 	}
 	return out
+}
+
+// fingerprint identifies what appendJSON renders (see stateCache).
+func (a agentSnapshot) fingerprint() uint64 {
+	var f fingerprint
+	f.addPtr(1, unsafe.Pointer(a.info))
+	f.add(2, uint64(len(a.total)))
+	if len(a.total) > 0 {
+		f.addPtr(3, unsafe.Pointer(&a.total[0]))
+	}
+	for i, list := range [][]*mesos.Resource{a.used, a.offered} {
+		salt := uint64(10 * (i + 1))
+		f.add(salt, uint64(len(list)))
+		for _, r := range list {
+			f.addPtr(salt+1, unsafe.Pointer(r))
+		}
+	}
+	f.addBool(4, a.active)
+	f.addBool(5, a.deactivated)
+	f.addTime(6, a.registered)
+	f.addTime(7, a.reregistered)
+	f.add(8, uint64(len(a.endpoint)))
+	f.add(9, uint64(len(a.version)))
+	return uint64(f)
 }
 
 // appendJSON appends an agent's model without building maps (10,000 of

@@ -1,0 +1,47 @@
+package master
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"testing"
+)
+
+// BenchmarkState renders /master/state for 10,000 agents and 100,000
+// tasks (the operators' view issue's size).
+func BenchmarkState(b *testing.B) {
+	cfg := DefaultConfig()
+	cfg.IP, cfg.Port = "127.0.0.1", 0
+	m, err := New(cfg, WithLogger(slog.New(slog.NewTextHandler(io.Discard, nil))))
+	if err != nil {
+		b.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go m.Run(ctx)
+	if err := m.EmulateLoad(ctx, 10000, 100, 100000); err != nil {
+		b.Fatal(err)
+	}
+	b.ResetTimer()
+	for b.Loop() {
+		w := &countingWriter{header: http.Header{}}
+		m.serveState(w, httptest.NewRequest("GET", "/master/state", nil))
+		if w.code != 0 || w.n < 1<<20 {
+			b.Fatalf("/master/state: status %d, %d bytes", w.code, w.n)
+		}
+	}
+}
+
+// countingWriter is a ResponseWriter that only counts, as a socket to a
+// fast client would take the bytes.
+type countingWriter struct {
+	header http.Header
+	code   int
+	n      int
+}
+
+func (w *countingWriter) Header() http.Header         { return w.header }
+func (w *countingWriter) WriteHeader(code int)        { w.code = code }
+func (w *countingWriter) Write(b []byte) (int, error) { w.n += len(b); return len(b), nil }

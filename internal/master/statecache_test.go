@@ -1,0 +1,95 @@
+package master
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net/http/httptest"
+	"strings"
+	"testing"
+
+	mesos "github.com/plateau/plateau/internal/api/mesos/v1"
+	"github.com/plateau/plateau/internal/api/plateaupb"
+)
+
+// /master/state reuses the JSON of unchanged frameworks and agents, and
+// only theirs: a task that finishes shows at once in its framework and in
+// its agent's used resources.
+func TestStateCacheFollowsChanges(t *testing.T) {
+	cfg := DefaultConfig()
+	cfg.IP, cfg.Port = "127.0.0.1", 0
+	m, err := New(cfg, WithLogger(slog.New(slog.NewTextHandler(io.Discard, nil))))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go m.Run(ctx)
+	if err := m.EmulateLoad(ctx, 4, 2, 8); err != nil {
+		t.Fatal(err)
+	}
+	type state struct {
+		Slaves []struct {
+			ID   string             `json:"id"`
+			Used map[string]float64 `json:"used_resources"`
+		} `json:"slaves"`
+		Frameworks []struct {
+			Tasks          []struct{ ID, State string } `json:"tasks"`
+			CompletedTasks []struct{ ID, State string } `json:"completed_tasks"`
+		} `json:"frameworks"`
+	}
+	render := func() (state, string) {
+		w := httptest.NewRecorder()
+		m.serveState(w, httptest.NewRequest("GET", "/master/state", nil))
+		var s state
+		if err := json.Unmarshal(w.Body.Bytes(), &s); err != nil {
+			t.Fatalf("/master/state is not JSON: %v", err)
+		}
+		return s, w.Body.String()
+	}
+	first, firstBody := render()
+	if _, again := render(); again != firstBody {
+		t.Fatal("two renders of an unchanged master differ")
+	}
+	tasks := 0
+	for _, f := range first.Frameworks {
+		tasks += len(f.Tasks)
+	}
+	if tasks != 8 {
+		t.Fatalf("%d tasks in /master/state, want 8", tasks)
+	}
+
+	// One task finishes.
+	var agentID string
+	if err := m.do(ctx, func() {
+		for _, fw := range m.frameworks {
+			for _, task := range fw.tasks {
+				if task.GetTaskId().GetValue() != "task-000003" {
+					continue
+				}
+				agentID = task.GetAgentId().GetValue()
+				st := &mesos.TaskStatus{TaskId: task.GetTaskId(), State: mesos.TaskState_TASK_FINISHED.Enum(), AgentId: task.GetAgentId()}
+				m.statusUpdate(m.agents[agentID], &plateaupb.StatusUpdate{FrameworkId: task.GetFrameworkId(), Status: st})
+			}
+		}
+	}); err != nil {
+		t.Fatal(err)
+	}
+	after, afterBody := render()
+	if afterBody == firstBody {
+		t.Fatal("/master/state did not change when a task finished")
+	}
+	if !strings.Contains(afterBody, `"TASK_FINISHED"`) {
+		t.Fatal("the finished task's state is not in /master/state")
+	}
+	for i, a := range after.Slaves {
+		before := first.Slaves[i].Used["cpus"]
+		if a.ID == agentID && a.Used["cpus"] >= before {
+			t.Fatalf("agent %s uses %v cpus after its task finished (before: %v)", a.ID, a.Used["cpus"], before)
+		}
+		if a.ID != agentID && a.Used["cpus"] != before {
+			t.Fatalf("agent %s's usage changed from %v to %v", a.ID, before, a.Used["cpus"])
+		}
+	}
+}

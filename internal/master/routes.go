@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"strings"
 
+	"github.com/plateau/plateau/internal/ui"
 	"github.com/plateau/plateau/internal/version"
 )
 
@@ -41,6 +42,9 @@ func (m *Master) routes() http.Handler {
 	mux.HandleFunc("/master/machine/down", m.serveMachines(true))
 	mux.HandleFunc("/master/machine/up", m.serveMachines(false))
 	mux.HandleFunc("GET /metrics/snapshot", m.serveMetricsSnapshot)
+	mux.HandleFunc("GET /agents/{id}/files/{op}", m.serveAgentFiles)
+	mux.Handle("GET /{$}", ui.Handler())
+	mux.Handle("GET /static/", ui.Handler())
 	m.files.Register(mux)
 	mux.Handle("GET /metrics", m.prom.handler())
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

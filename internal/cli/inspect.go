@@ -37,7 +37,7 @@ func (f *inspectFlags) register(fs interface {
 	StringVar(*string, string, string, string)
 	BoolVar(*bool, string, bool, string)
 }) {
-	fs.StringVar(&f.master, "master", "127.0.0.1:5050", "the master's host:port")
+	fs.StringVar(&f.master, "master", "127.0.0.1:5050", "the master's host:port, or several, host:port,host:port (the first that answers; a standby's redirect to the leader is followed)")
 	fs.BoolVar(&f.json, "json", false, "print JSON (Mesos's operator API JSON) instead of a table")
 }
 

@@ -72,6 +72,11 @@ func TestInspectCommands(t *testing.T) {
 	if code != 0 || !strings.Contains(out, "inspected") || !strings.Contains(out, "RUNNING") {
 		t.Fatalf("tasks: %d %q", code, out)
 	}
+	// A list of masters: one that is down is skipped.
+	code, out, _ = run(t, nil, "tasks", "--master", "127.0.0.1:1,"+c.MasterAddr())
+	if code != 0 || !strings.Contains(out, "inspected") {
+		t.Fatalf("tasks with a list of masters: %d %q", code, out)
+	}
 	code, out, _ = run(t, nil, append([]string{"tasks", "--json"}, m...)...)
 	var tasks struct {
 		Tasks []struct {

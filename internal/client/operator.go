@@ -3,6 +3,7 @@ package client
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"net/http"
 	"strings"
 
@@ -17,29 +18,40 @@ type Operator struct {
 }
 
 // Call makes a call and returns the master's response (nil for calls the
-// master answers with 202 Accepted).
+// master answers with 202 Accepted). Master may list several masters,
+// "host:port,host:port": they are tried in turn until one answers, and a
+// master that is not the leader's redirect (307) is followed.
 func (o *Operator) Call(ctx context.Context, call *masterpb.Call) (*masterpb.Response, error) {
 	body, err := codec.Protobuf.Marshal(call)
 	if err != nil {
 		return nil, err
 	}
-	m := o.Master
-	if !strings.Contains(m, "://") {
-		m = "http://" + m
-	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, strings.TrimSuffix(m, "/")+"/api/v1", bytes.NewReader(body))
-	if err != nil {
-		return nil, err
-	}
-	req.Header.Set("Content-Type", codec.MediaTypeProtobuf)
-	req.Header.Set("Accept", codec.MediaTypeProtobuf)
 	client := o.HTTP
 	if client == nil {
-		client = http.DefaultClient
+		client = &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 	}
-	resp, err := client.Do(req)
-	if err != nil {
-		return nil, err
+	var resp *http.Response
+	var lastErr error
+	for _, m := range strings.Split(o.Master, ",") {
+		for hops := 0; hops < 3; hops++ {
+			resp, lastErr = o.post(ctx, client, m, body)
+			if lastErr != nil || resp.StatusCode != http.StatusTemporaryRedirect {
+				break
+			}
+			// Not the leader: its Location names the leader ("//host:port").
+			loc := resp.Header.Get("Location")
+			resp.Body.Close()
+			resp, m = nil, strings.TrimPrefix(strings.TrimPrefix(loc, "http:"), "//")
+		}
+		if lastErr == nil && resp != nil {
+			break
+		}
+	}
+	if lastErr != nil {
+		return nil, lastErr
+	}
+	if resp == nil {
+		return nil, fmt.Errorf("no master of %q answered", o.Master)
 	}
 	defer resp.Body.Close()
 	switch resp.StatusCode {
@@ -58,6 +70,20 @@ func (o *Operator) Call(ctx context.Context, call *masterpb.Call) (*masterpb.Res
 		return nil, err
 	}
 	return out, nil
+}
+
+func (o *Operator) post(ctx context.Context, client *http.Client, master string, body []byte) (*http.Response, error) {
+	m := strings.TrimSpace(master)
+	if !strings.Contains(m, "://") {
+		m = "http://" + m
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, strings.TrimSuffix(m, "/")+"/api/v1", bytes.NewReader(body))
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("Content-Type", codec.MediaTypeProtobuf)
+	req.Header.Set("Accept", codec.MediaTypeProtobuf)
+	return client.Do(req)
 }
 
 // GetState is GET_STATE.

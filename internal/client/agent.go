@@ -35,8 +35,8 @@ func (a *Agent) client() *http.Client {
 	return http.DefaultClient
 }
 
-// Call makes a call; the response is nil for calls answered without a body.
-func (a *Agent) Call(ctx context.Context, call *agentpb.Call) (*agentpb.Response, error) {
+// post sends a call in protobuf; streamed asks for a RecordIO answer.
+func (a *Agent) post(ctx context.Context, call *agentpb.Call, streamed bool) (*http.Response, error) {
 	body, err := proto.Marshal(call)
 	if err != nil {
 		return nil, err
@@ -47,7 +47,16 @@ func (a *Agent) Call(ctx context.Context, call *agentpb.Call) (*agentpb.Response
 	}
 	req.Header.Set("Content-Type", codec.MediaTypeProtobuf)
 	req.Header.Set("Accept", codec.MediaTypeProtobuf)
-	resp, err := a.client().Do(req)
+	if streamed {
+		req.Header.Set("Accept", "application/recordio")
+		req.Header.Set("Message-Accept", codec.MediaTypeProtobuf)
+	}
+	return a.client().Do(req)
+}
+
+// Call makes a call; the response is nil for calls answered without a body.
+func (a *Agent) Call(ctx context.Context, call *agentpb.Call) (*agentpb.Response, error) {
+	resp, err := a.post(ctx, call, false)
 	if err != nil {
 		return nil, err
 	}
@@ -78,18 +87,7 @@ func (a *Agent) LaunchSession(ctx context.Context, id *mesos.ContainerID, cmd *m
 	if tty != nil {
 		call.LaunchNestedContainerSession.Container = &mesos.ContainerInfo{Type: mesos.ContainerInfo_MESOS.Enum(), TtyInfo: tty}
 	}
-	body, err := proto.Marshal(call)
-	if err != nil {
-		return nil, err
-	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, a.url(), bytes.NewReader(body))
-	if err != nil {
-		return nil, err
-	}
-	req.Header.Set("Content-Type", codec.MediaTypeProtobuf)
-	req.Header.Set("Accept", "application/recordio")
-	req.Header.Set("Message-Accept", codec.MediaTypeProtobuf)
-	resp, err := a.client().Do(req)
+	resp, err := a.post(ctx, call, true)
 	if err != nil {
 		return nil, err
 	}

@@ -278,29 +278,10 @@ func TestNestedSessionInPIDNamespace(t *testing.T) {
 	offer := s.offer()
 	s.call(launch(offer, commandTask("host", offer, "sleep 1000")))
 	s.expectStates("host", mesos.TASK_STARTING, mesos.TASK_RUNNING)
-	ag := &client.Agent{Addr: c.Agents[0].Addr()}
-	resp, err := ag.Call(context.Background(), &agentpb.Call{Type: agentpb.Call_GET_CONTAINERS.Enum()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	parent := resp.GetGetContainers().GetContainers()[0].GetContainerId()
-	id := &mesospb.ContainerID{Value: proto.String("probe"), Parent: parent}
-	session, err := ag.LaunchSession(context.Background(), id, &mesospb.CommandInfo{Value: proto.String("ls /proc | grep -c '^[0-9][0-9]*$'")}, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer session.Close()
-	var out strings.Builder
-	for {
-		pio, err := session.Next()
-		if err != nil {
-			break
-		}
-		out.Write(pio.GetData().GetData())
-	}
-	n, _ := strconv.Atoi(strings.TrimSpace(out.String()))
+	out := sessionOutput(t, c.Agents[0].Addr(), "ls /proc | grep -c '^[0-9][0-9]*$'")
+	n, _ := strconv.Atoi(strings.TrimSpace(out))
 	if n < 2 || n > 8 {
-		t.Fatalf("the session sees %d processes (%q), want its container's handful", n, out.String())
+		t.Fatalf("the session sees %d processes (%q), want its container's handful", n, out)
 	}
 }
 
@@ -325,13 +306,22 @@ func TestPrivateTmp(t *testing.T) {
 	if _, err := os.Stat(filepath.Join("/tmp", marker)); !os.IsNotExist(err) {
 		t.Fatalf("the task's /tmp file is in the host's /tmp: %v", err)
 	}
-	ag := &client.Agent{Addr: c.Agents[0].Addr()}
+	if out := sessionOutput(t, c.Agents[0].Addr(), "cat /tmp/"+marker); out != "inside\n" {
+		t.Fatalf("a session in the task's container reads %q from its /tmp", out)
+	}
+}
+
+// sessionOutput runs a command in a session nested in the agent's first
+// container and returns its output.
+func sessionOutput(t *testing.T, agentAddr, command string) string {
+	t.Helper()
+	ag := &client.Agent{Addr: agentAddr}
 	resp, err := ag.Call(context.Background(), &agentpb.Call{Type: agentpb.Call_GET_CONTAINERS.Enum()})
 	if err != nil {
 		t.Fatal(err)
 	}
-	id := &mesospb.ContainerID{Value: proto.String("look"), Parent: resp.GetGetContainers().GetContainers()[0].GetContainerId()}
-	session, err := ag.LaunchSession(context.Background(), id, &mesospb.CommandInfo{Value: proto.String("cat /tmp/" + marker)}, nil)
+	id := &mesospb.ContainerID{Value: proto.String(fmt.Sprint("session-", time.Now().UnixNano())), Parent: resp.GetGetContainers().GetContainers()[0].GetContainerId()}
+	session, err := ag.LaunchSession(context.Background(), id, &mesospb.CommandInfo{Value: proto.String(command)}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -340,11 +330,8 @@ func TestPrivateTmp(t *testing.T) {
 	for {
 		pio, err := session.Next()
 		if err != nil {
-			break
+			return out.String()
 		}
 		out.Write(pio.GetData().GetData())
-	}
-	if out.String() != "inside\n" {
-		t.Fatalf("a session in the task's container reads %q from its /tmp", out.String())
 	}
 }

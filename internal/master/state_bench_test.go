@@ -12,18 +12,7 @@ import (
 // BenchmarkState renders /master/state for 10,000 agents and 100,000
 // tasks (the operators' view issue's size).
 func BenchmarkState(b *testing.B) {
-	cfg := DefaultConfig()
-	cfg.IP, cfg.Port = "127.0.0.1", 0
-	m, err := New(cfg, WithLogger(slog.New(slog.NewTextHandler(io.Discard, nil))))
-	if err != nil {
-		b.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	go m.Run(ctx)
-	if err := m.EmulateLoad(ctx, 10000, 100, 100000); err != nil {
-		b.Fatal(err)
-	}
+	m := emulatedMaster(b, 10000, 100, 100000)
 	b.ResetTimer()
 	for b.Loop() {
 		w := &countingWriter{header: http.Header{}}
@@ -32,6 +21,25 @@ func BenchmarkState(b *testing.B) {
 			b.Fatalf("/master/state: status %d, %d bytes", w.code, w.n)
 		}
 	}
+}
+
+// emulatedMaster runs a master filled with emulated agents, frameworks
+// and running tasks until the test ends.
+func emulatedMaster(tb testing.TB, agents, frameworks, tasks int) *Master {
+	tb.Helper()
+	cfg := DefaultConfig()
+	cfg.IP, cfg.Port = "127.0.0.1", 0
+	m, err := New(cfg, WithLogger(slog.New(slog.NewTextHandler(io.Discard, nil))))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	tb.Cleanup(cancel)
+	go m.Run(ctx)
+	if err := m.EmulateLoad(ctx, agents, frameworks, tasks); err != nil {
+		tb.Fatal(err)
+	}
+	return m
 }
 
 // countingWriter is a ResponseWriter that only counts, as a socket to a

@@ -3,8 +3,6 @@ package master
 import (
 	"context"
 	"encoding/json"
-	"io"
-	"log/slog"
 	"net/http/httptest"
 	"strings"
 	"testing"
@@ -17,18 +15,8 @@ import (
 // only theirs: a task that finishes shows at once in its framework and in
 // its agent's used resources.
 func TestStateCacheFollowsChanges(t *testing.T) {
-	cfg := DefaultConfig()
-	cfg.IP, cfg.Port = "127.0.0.1", 0
-	m, err := New(cfg, WithLogger(slog.New(slog.NewTextHandler(io.Discard, nil))))
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	go m.Run(ctx)
-	if err := m.EmulateLoad(ctx, 4, 2, 8); err != nil {
-		t.Fatal(err)
-	}
+	m := emulatedMaster(t, 4, 2, 8)
+	ctx := context.Background()
 	type state struct {
 		Slaves []struct {
 			ID   string             `json:"id"`

@@ -49,6 +49,9 @@ func startAgentProcess(t *testing.T, master, workDir, addr string) *agentProcess
 			p.cmd.Process.Signal(syscall.SIGTERM)
 			p.cmd.Wait()
 		}
+		if t.Failed() {
+			t.Logf("log of the agent process at %s:\n%s", addr, p.log.String())
+		}
 	})
 	return p
 }

@@ -49,7 +49,7 @@ type Agent struct {
 
 	listener net.Listener
 	http     *http.Server
-	conn     *grpc.ClientConn
+	conns    []*grpc.ClientConn // one per master of --master
 
 	mailbox *actor.Mailbox
 	// stopRequested is closed when the master tells the agent to stop.
@@ -167,10 +167,13 @@ func New(cfg Config, opts ...Option) (*Agent, error) {
 		ln.Close()
 		return nil, err
 	}
-	a.conn, err = grpc.NewClient(cfg.Master, grpc.WithTransportCredentials(insecure.NewCredentials()))
-	if err != nil {
-		ln.Close()
-		return nil, fmt.Errorf("agent: master address: %w", err)
+	for _, m := range cfg.masters() {
+		conn, err := grpc.NewClient(m, grpc.WithTransportCredentials(insecure.NewCredentials()))
+		if err != nil {
+			ln.Close()
+			return nil, fmt.Errorf("agent: master address %s: %w", m, err)
+		}
+		a.conns = append(a.conns, conn)
 	}
 	a.http = &http.Server{Handler: a.routes(), ReadHeaderTimeout: 10 * time.Second}
 	return a, nil
@@ -217,7 +220,9 @@ func (a *Agent) Run(ctx context.Context) error {
 	_ = a.http.Shutdown(shutdownCtx)
 	stopLoop()
 	wg.Wait()
-	a.conn.Close()
+	for _, c := range a.conns {
+		c.Close()
+	}
 	return err
 }
 

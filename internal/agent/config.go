@@ -77,7 +77,7 @@ func DefaultConfig() Config {
 
 // RegisterFlags binds c to flags in fs.
 func (c *Config) RegisterFlags(fs *flag.FlagSet) {
-	fs.StringVar(&c.Master, "master", c.Master, "the master's host:port")
+	fs.StringVar(&c.Master, "master", c.Master, "the master's host:port, or the masters' host:port,host:port,... (the agent registers with the one that leads)")
 	fs.StringVar(&c.IP, "ip", c.IP, "IP address to listen on")
 	fs.IntVar(&c.Port, "port", c.Port, "port to listen on (executor and operator APIs)")
 	fs.StringVar(&c.AdvertiseIP, "advertise_ip", c.AdvertiseIP, "IP address advertised to the master and executors (default: --ip, or 127.0.0.1 when --ip is 0.0.0.0)")
@@ -105,8 +105,12 @@ func (c *Config) Validate() error {
 	var errs []error
 	if c.Master == "" {
 		errs = append(errs, errors.New("--master is required"))
-	} else if _, _, err := net.SplitHostPort(c.Master); err != nil {
-		errs = append(errs, fmt.Errorf("--master %q is not host:port", c.Master))
+	} else {
+		for _, m := range c.masters() {
+			if _, _, err := net.SplitHostPort(m); err != nil {
+				errs = append(errs, fmt.Errorf("--master %q is not host:port", m))
+			}
+		}
 	}
 	if c.WorkDir == "" {
 		errs = append(errs, errors.New("--work_dir is required"))
@@ -196,4 +200,15 @@ func parseBytes(s string) (int64, error) {
 		return 0, fmt.Errorf("%q is not a size like 2GB", s)
 	}
 	return int64(n * float64(mult)), nil
+}
+
+// masters is --master as a list.
+func (c *Config) masters() []string {
+	var out []string
+	for _, m := range strings.Split(c.Master, ",") {
+		if m = strings.TrimSpace(m); m != "" {
+			out = append(out, m)
+		}
+	}
+	return out
 }

@@ -19,18 +19,24 @@ const maxRegistrationBackoff = 30 * time.Second
 // linkLoop keeps the agent connected to its master: it opens the
 // AgentLink stream, (re-)registers, relays messages both ways, and starts
 // again with backoff whenever the stream breaks, until ctx ends.
+//
+// With several masters, the agent tries them in turn: only the leader
+// accepts it.
 func (a *Agent) linkLoop(ctx context.Context) {
-	client := plateaupb.NewAgentLinkClient(a.conn)
+	masters := a.cfg.masters()
 	backoff := a.cfg.RegistrationBackoffFactor
-	for ctx.Err() == nil {
-		registered, err := a.session(ctx, client)
+	for i := 0; ctx.Err() == nil; i = (i + 1) % len(a.conns) {
+		registered, err := a.session(ctx, plateaupb.NewAgentLinkClient(a.conns[i]))
 		if ctx.Err() != nil {
 			return
 		}
 		if registered {
 			backoff = a.cfg.RegistrationBackoffFactor
 		}
-		a.log.Warn("disconnected from master; will register again", "master", a.cfg.Master, "err", err)
+		a.log.Warn("disconnected from master; will register again", "master", masters[i], "err", err)
+		if !registered && len(a.conns) > 1 && (i+1)%len(a.conns) != 0 {
+			continue // the next master may lead: no wait
+		}
 		// Mesos waits a random time up to the backoff, doubling it.
 		wait := time.Duration(rand.Int64N(int64(backoff)) + 1)
 		backoff = min(2*backoff, maxRegistrationBackoff)

@@ -78,17 +78,23 @@ type Cluster struct {
 	masterExited chan struct{}
 }
 
-// Start starts a cluster whose agents run this test binary as their
-// executor (see RunIfExecutor); it stops when the test ends.
-func Start(t testing.TB, opts Options) *Cluster {
-	t.Helper()
+// ExecutorCommand makes this test binary the command executor of agents
+// a test starts itself (see RunIfExecutor).
+func ExecutorCommand(t testing.TB) []string {
 	self, err := os.Executable()
 	if err != nil {
 		t.Fatal(err)
 	}
 	os.Setenv(roleEnv, "executor") // inherited by executors only
+	return []string{self}
+}
+
+// Start starts a cluster whose agents run this test binary as their
+// executor (see RunIfExecutor); it stops when the test ends.
+func Start(t testing.TB, opts Options) *Cluster {
+	t.Helper()
 	if opts.ExecutorCommand == nil {
-		opts.ExecutorCommand = []string{self}
+		opts.ExecutorCommand = ExecutorCommand(t)
 	}
 	if opts.WorkDir == "" {
 		opts.WorkDir = t.TempDir()

@@ -42,6 +42,9 @@ func (s *agentLinkServer) Connect(stream plateaupb.AgentLink_ConnectServer) erro
 	if reg == nil {
 		return status.Error(codes.InvalidArgument, "the first message must be 'register'")
 	}
+	if !m.leading.Load() {
+		return status.Error(codes.FailedPrecondition, m.errNotLeader().Error())
+	}
 	link := &agentLink{out: queue.New[*plateaupb.MasterMessage]()}
 	var agentID string
 	if doErr := m.do(stream.Context(), func() { agentID, err = m.registerAgent(reg, link) }); doErr != nil {

@@ -40,6 +40,17 @@ type Config struct {
 	Roles string
 	// Weights are roles' weights, "role=weight,role=weight" (--weights).
 	Weights string
+	// Peers lists every master of a highly available group, this one
+	// included, as host:port ("10.0.0.1:5050,10.0.0.2:5050,10.0.0.3:5050").
+	// The masters replicate their registry with Raft, on each master's
+	// port + 1, and elect the leader; empty runs one master alone.
+	Peers string
+	// Quorum is how many masters make a majority (Mesos's --quorum); it
+	// must be more than half of Peers.
+	Quorum int
+	// RaftElectionTimeout is how long followers wait for the leader
+	// before electing another.
+	RaftElectionTimeout time.Duration
 	// MinAllocatableResources lists minimum offer sizes, "cpus:0.01|mem:32"
 	// (--min_allocatable_resources): an offer is made only when it holds at
 	// least one of them.
@@ -97,6 +108,7 @@ func DefaultConfig() Config {
 		MaxAgentPingTimeouts: 5,
 		// Mesos's default.
 		MinAllocatableResources: "cpus:0.01|mem:32",
+		RaftElectionTimeout:     time.Second,
 	}
 }
 
@@ -115,6 +127,9 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 	fs.IntVar(&c.MaxAgentPingTimeouts, "max_agent_ping_timeouts", c.MaxAgentPingTimeouts, "missed pings after which an agent is marked unreachable")
 	fs.StringVar(&c.Roles, "roles", c.Roles, "comma-separated whitelist of roles frameworks may subscribe with (default: any)")
 	fs.StringVar(&c.Weights, "weights", c.Weights, "roles' weights for fair sharing, e.g. \"prod=3,dev=1\" (default: 1 each)")
+	fs.StringVar(&c.Peers, "peers", c.Peers, "all the masters of a highly available group, this one included, as host:port,host:port,... (Raft runs on each port + 1)")
+	fs.IntVar(&c.Quorum, "quorum", c.Quorum, "with --peers: how many masters make a majority")
+	fs.DurationVar(&c.RaftElectionTimeout, "raft_election_timeout", c.RaftElectionTimeout, "with --peers: how long masters wait for a silent leader before electing another")
 	fs.StringVar(&c.MinAllocatableResources, "min_allocatable_resources", c.MinAllocatableResources,
 		"minimum offer sizes, alternatives separated by '|': an offer holds at least one of them")
 }
@@ -143,6 +158,22 @@ func (c *Config) Validate() error {
 	if _, err := parseMinAllocatable(c.MinAllocatableResources); err != nil {
 		errs = append(errs, err)
 	}
+	if peers := c.peers(); len(peers) > 0 {
+		for _, p := range peers {
+			if _, _, err := net.SplitHostPort(p); err != nil {
+				errs = append(errs, fmt.Errorf("--peers: %q is not host:port", p))
+			}
+		}
+		if c.Quorum <= len(peers)/2 || c.Quorum > len(peers) {
+			errs = append(errs, fmt.Errorf("--quorum %d must be a majority of the %d --peers (%d)", c.Quorum, len(peers), len(peers)/2+1))
+		}
+		if c.WorkDir == "" {
+			errs = append(errs, errors.New("--peers needs --work_dir for the replicated registry"))
+		}
+		if c.Port == 0 {
+			errs = append(errs, errors.New("--peers needs a fixed --port"))
+		}
+	}
 	if c.AgentPingTimeout <= 0 || c.MaxAgentPingTimeouts <= 0 {
 		errs = append(errs, fmt.Errorf("--agent_ping_timeout and --max_agent_ping_timeouts must be positive"))
 	}
@@ -150,4 +181,32 @@ func (c *Config) Validate() error {
 		errs = append(errs, fmt.Errorf("--heartbeat_interval must be positive"))
 	}
 	return errors.Join(errs...)
+}
+
+// peers is --peers as a list.
+func (c *Config) peers() []string {
+	var out []string
+	for _, p := range strings.Split(c.Peers, ",") {
+		if p = strings.TrimSpace(p); p != "" {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// raftAddr is a master's Raft address: its host and port + 1.
+func raftAddr(httpAddr string) string {
+	host, port, _ := net.SplitHostPort(httpAddr)
+	p, _ := strconv.Atoi(port)
+	return net.JoinHostPort(host, strconv.Itoa(p+1))
+}
+
+// httpAddr is the inverse of raftAddr.
+func httpAddr(raft string) string {
+	host, port, err := net.SplitHostPort(raft)
+	if err != nil {
+		return ""
+	}
+	p, _ := strconv.Atoi(port)
+	return net.JoinHostPort(host, strconv.Itoa(p-1))
 }

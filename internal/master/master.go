@@ -95,6 +95,11 @@ type Master struct {
 	files *files.Server
 	// stateJSON keeps /master/state's large parts between renders.
 	stateJSON stateCache
+	// raft is the replicated registry of a highly available group (nil
+	// for a master alone); leading says whether this master leads and
+	// serves (ha.go).
+	raft    *registry.Raft
+	leading atomic.Bool
 
 	// invalidCalls is counted by HTTP handlers, outside the loop.
 	invalidCalls atomic.Int64
@@ -153,36 +158,42 @@ func New(cfg Config, opts ...Option) (*Master, error) {
 		o(m)
 	}
 	m.weights, _ = parseWeights(cfg.Weights) // validated above
-	if m.registry == nil {
-		if err := m.openRegistry(); err != nil {
-			return nil, err
-		}
-	}
-	recovered, err := m.registry.Load()
-	if err != nil {
-		return nil, err
-	}
-	for _, w := range recovered.GetWeights() {
-		m.weights[w.GetRole()] = w.GetWeight() // UPDATE_WEIGHTS outlives --weights
-	}
 	if m.alloc == nil {
 		mins, _ := parseMinAllocatable(cfg.MinAllocatableResources) // validated
 		m.alloc = allocator.New(allocator.Options{Weights: m.weights, MinAllocatable: mins})
 	}
 	m.quotas = map[string]*quota.QuotaConfig{}
-	m.setQuota(recovered.GetQuotas())
 	m.agentResources = map[string]resources.Resources{}
-	for _, ar := range recovered.GetAgentResources() {
-		m.agentResources[ar.GetAgentId().GetValue()] = ar.GetResources()
-	}
-	m.recovered = recovered
+	m.machines, m.inverseOffers = map[string]*machine{}, map[string]*inverseOffer{}
 	ln, err := net.Listen("tcp", net.JoinHostPort(cfg.IP, strconv.Itoa(cfg.Port)))
 	if err != nil {
 		return nil, fmt.Errorf("master: listen: %w", err)
 	}
 	m.listener = ln
 	m.info = m.masterInfo(ln.Addr().(*net.TCPAddr).Port)
-	m.recoverMaintenance(recovered.GetMaintenance())
+	switch {
+	case m.registry != nil:
+	case len(cfg.peers()) > 0:
+		if err := m.openRaftRegistry(); err != nil {
+			ln.Close()
+			return nil, err
+		}
+	default:
+		if err := m.openRegistry(); err != nil {
+			ln.Close()
+			return nil, err
+		}
+	}
+	if m.raft == nil {
+		// A master alone leads from the start.
+		recovered, err := m.registry.Load()
+		if err != nil {
+			ln.Close()
+			return nil, err
+		}
+		m.adopt(recovered)
+		m.leading.Store(true)
+	}
 	m.prom = newPromMetrics(m)
 	m.grpc = grpc.NewServer(
 		// Pings find agents that vanished without closing the connection.
@@ -254,15 +265,21 @@ func (m *Master) Run(ctx context.Context) error {
 		defer wg.Done()
 		m.loop(ctx)
 	}()
-	m.post(m.recoverFrameworks)
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- m.http.Serve(m.listener) }()
+	lost := make(chan error, 1)
+	if m.raft == nil {
+		m.post(m.recoverFrameworks)
+	} else {
+		go m.followLeadership(ctx, lost)
+	}
 
 	var err error
 	select {
 	case <-ctx.Done():
 	case err = <-serveErr:
 		err = fmt.Errorf("master: serve: %w", err)
+	case err = <-lost:
 	}
 	shutdownCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()

@@ -40,7 +40,7 @@ func (c *counters) countTerminal(s mesos.TaskState) {
 // their Mesos names. Runs on the loop.
 func (m *Master) metrics() map[string]float64 {
 	out := map[string]float64{
-		"master/elected":     1,
+		"master/elected":     boolMetric(m.leading.Load()),
 		"master/uptime_secs": time.Since(m.start).Seconds(),
 	}
 	total, used := map[string]float64{}, map[string]float64{}
@@ -199,3 +199,10 @@ func addScalars(sums map[string]float64, rs []*mesos.Resource) {
 }
 
 func roundMilli(v float64) float64 { return math.Round(v*1000) / 1000 }
+
+func boolMetric(b bool) float64 {
+	if b {
+		return 1
+	}
+	return 0
+}

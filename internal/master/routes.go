@@ -52,6 +52,10 @@ func (m *Master) routes() http.Handler {
 			m.grpc.ServeHTTP(w, r)
 			return
 		}
+		if !m.leading.Load() && !standbyAnswers(r.URL.Path) {
+			m.redirectToLeader(w, r)
+			return
+		}
 		mux.ServeHTTP(w, r)
 	})
 }

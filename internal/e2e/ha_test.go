@@ -205,3 +205,37 @@ func TestMasterFailover(t *testing.T) {
 		t.Fatalf("the weight acknowledged by the old leader is gone: %v", weights)
 	}
 }
+
+// After a master restart, an agent that does not come back within
+// --agent_reregister_timeout is unreachable: reconciling its task says so.
+func TestAgentReregisterTimeout(t *testing.T) {
+	c := cluster.Start(t, cluster.Options{Agents: -1, Master: func(c *masterConfig) {
+		c.WorkDir = t.TempDir()
+		c.AgentReregisterTimeout = 300 * time.Millisecond
+	}})
+	ap := startAgentProcess(t, c.MasterAddr(), t.TempDir(), freeAddr(t))
+	if err := c.WaitForAgents(1, 20*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	info := frameworkInfo("e2e-reregister")
+	info.FailoverTimeout = ptr(3600.0)
+	info.Capabilities = []mesos.FrameworkInfo_Capability{{Type: mesos.FrameworkInfo_Capability_PARTITION_AWARE}}
+	s := subscribe(t, c.MasterAddr(), encodings[0], info)
+	offer := s.offer()
+	s.call(launch(offer, commandTask("stranded", offer, "sleep 1000")))
+	s.expectStates("stranded", mesos.TASK_STARTING, mesos.TASK_RUNNING)
+
+	ap.kill()
+	if err := c.RestartMaster(); err != nil {
+		t.Fatal(err)
+	}
+	info.ID = &mesos.FrameworkID{Value: s.id}
+	s = subscribe(t, c.MasterAddr(), encodings[0], info)
+	var state mesos.TaskState
+	waitFor(t, "the task of the agent that did not come back to be unreachable", func() bool {
+		s.call(schedcalls.Reconcile(schedcalls.ReconcileTasks(map[string]string{"stranded": offer.AgentID.Value})))
+		st := s.update("stranded")
+		state = st.GetState()
+		return state == mesos.TASK_UNREACHABLE
+	})
+}

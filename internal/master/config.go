@@ -48,6 +48,10 @@ type Config struct {
 	// Quorum is how many masters make a majority (Mesos's --quorum); it
 	// must be more than half of Peers.
 	Quorum int
+	// AgentReregisterTimeout is how long agents the registry knows have,
+	// after a master failover or restart, to register again before they
+	// are marked unreachable (Mesos's --agent_reregister_timeout).
+	AgentReregisterTimeout time.Duration
 	// RaftElectionTimeout is how long followers wait for the leader
 	// before electing another.
 	RaftElectionTimeout time.Duration
@@ -109,6 +113,7 @@ func DefaultConfig() Config {
 		// Mesos's default.
 		MinAllocatableResources: "cpus:0.01|mem:32",
 		RaftElectionTimeout:     time.Second,
+		AgentReregisterTimeout:  10 * time.Minute,
 	}
 }
 
@@ -129,6 +134,7 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 	fs.StringVar(&c.Weights, "weights", c.Weights, "roles' weights for fair sharing, e.g. \"prod=3,dev=1\" (default: 1 each)")
 	fs.StringVar(&c.Peers, "peers", c.Peers, "all the masters of a highly available group, this one included, as host:port,host:port,... (Raft runs on each port + 1)")
 	fs.IntVar(&c.Quorum, "quorum", c.Quorum, "with --peers: how many masters make a majority")
+	fs.DurationVar(&c.AgentReregisterTimeout, "agent_reregister_timeout", c.AgentReregisterTimeout, "after a failover or restart, how long known agents have to register again before they are marked unreachable")
 	fs.DurationVar(&c.RaftElectionTimeout, "raft_election_timeout", c.RaftElectionTimeout, "with --peers: how long masters wait for a silent leader before electing another")
 	fs.StringVar(&c.MinAllocatableResources, "min_allocatable_resources", c.MinAllocatableResources,
 		"minimum offer sizes, alternatives separated by '|': an offer holds at least one of them")
@@ -173,6 +179,9 @@ func (c *Config) Validate() error {
 		if c.Port == 0 {
 			errs = append(errs, errors.New("--peers needs a fixed --port"))
 		}
+	}
+	if c.AgentReregisterTimeout <= 0 {
+		errs = append(errs, fmt.Errorf("--agent_reregister_timeout must be positive"))
 	}
 	if c.AgentPingTimeout <= 0 || c.MaxAgentPingTimeouts <= 0 {
 		errs = append(errs, fmt.Errorf("--agent_ping_timeout and --max_agent_ping_timeouts must be positive"))

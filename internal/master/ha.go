@@ -13,6 +13,9 @@ import (
 	"github.com/hashicorp/go-hclog"
 	"github.com/hashicorp/raft"
 
+	"google.golang.org/protobuf/proto"
+
+	mesos "github.com/plateau/plateau/internal/api/mesos/v1"
 	"github.com/plateau/plateau/internal/api/plateaupb"
 	"github.com/plateau/plateau/internal/httpapi"
 	"github.com/plateau/plateau/internal/registry"
@@ -95,6 +98,7 @@ func (m *Master) followLeadership(ctx context.Context, lost chan<- error) {
 			if err := m.do(ctx, func() {
 				m.adopt(recovered)
 				m.recoverFrameworks()
+				m.expectAgents()
 				m.leading.Store(true)
 			}); err != nil {
 				return
@@ -117,6 +121,33 @@ func (m *Master) adopt(recovered *plateaupb.Registry) {
 	}
 	m.recovered = recovered
 	m.recoverMaintenance(recovered.GetMaintenance())
+}
+
+// expectAgents gives the agents the registry knows
+// --agent_reregister_timeout to register again; those that do not are
+// marked unreachable, as Mesos does after a failover. Runs on the loop.
+func (m *Master) expectAgents() {
+	ids := make([]string, 0, len(m.recovered.GetAgents()))
+	for _, a := range m.recovered.GetAgents() {
+		ids = append(ids, a.GetId().GetValue())
+	}
+	if len(ids) == 0 {
+		return
+	}
+	m.after(m.cfg.AgentReregisterTimeout, func() {
+		now := time.Now()
+		for _, id := range ids {
+			if m.agents[id] != nil || isGone(m.gone, id) {
+				continue
+			}
+			if _, known := m.unreachable[id]; known {
+				continue
+			}
+			m.log.Warn("agent did not register again in time: unreachable", "agent", id, "timeout", m.cfg.AgentReregisterTimeout)
+			_ = m.record(&plateaupb.RegistryEntry{Entry: &plateaupb.RegistryEntry_RemoveAgent{RemoveAgent: &mesos.AgentID{Value: proto.String(id)}}})
+			m.unreachable[id] = now
+		}
+	})
 }
 
 // leaderHTTP is the leader's host:port, "" when none is known.

@@ -270,6 +270,7 @@ func (m *Master) Run(ctx context.Context) error {
 	lost := make(chan error, 1)
 	if m.raft == nil {
 		m.post(m.recoverFrameworks)
+		m.post(m.expectAgents)
 	} else {
 		go m.followLeadership(ctx, lost)
 	}

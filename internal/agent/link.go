@@ -6,6 +6,8 @@ import (
 	"math/rand/v2"
 	"time"
 
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
 
 	mesos "github.com/plateau/plateau/internal/api/mesos/v1"
@@ -25,6 +27,7 @@ const maxRegistrationBackoff = 30 * time.Second
 func (a *Agent) linkLoop(ctx context.Context) {
 	masters := a.cfg.masters()
 	backoff := a.cfg.RegistrationBackoffFactor
+	standbys := false // a master of this round answered that it does not lead
 	for i := 0; ctx.Err() == nil; i = (i + 1) % len(a.conns) {
 		registered, err := a.session(ctx, plateaupb.NewAgentLinkClient(a.conns[i]))
 		if ctx.Err() != nil {
@@ -33,9 +36,14 @@ func (a *Agent) linkLoop(ctx context.Context) {
 		if registered {
 			backoff = a.cfg.RegistrationBackoffFactor
 		}
+		standbys = standbys || status.Code(err) == codes.FailedPrecondition
 		a.log.Warn("disconnected from master; will register again", "master", masters[i], "err", err)
 		if !registered && len(a.conns) > 1 && (i+1)%len(a.conns) != 0 {
 			continue // the next master may lead: no wait
+		}
+		if standbys {
+			// An election is under way: keep trying at the first pace.
+			backoff, standbys = a.cfg.RegistrationBackoffFactor, false
 		}
 		// Mesos waits a random time up to the backoff, doubling it.
 		wait := time.Duration(rand.Int64N(int64(backoff)) + 1)

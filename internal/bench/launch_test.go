@@ -4,6 +4,7 @@ import (
 	"context"
 	"os"
 	"testing"
+	"time"
 )
 
 // TestLaunchSmall runs the launch benchmark at a small size so that the
@@ -68,5 +69,17 @@ func TestContainerizerSmall(t *testing.T) {
 	}
 	if r.PosixP50Ms <= 0 || r.IsolatedP50Ms <= 0 {
 		t.Fatalf("implausible result %+v", r)
+	}
+}
+
+// The failover benchmark at a small size: everything comes back, and the
+// figures are in order (the leader first).
+func TestFailoverSmall(t *testing.T) {
+	r, err := Failover(context.Background(), FailoverOptions{Masters: 3, Agents: 3, Frameworks: 2, ElectionTimeout: 300 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.NewLeaderMs <= 0 || r.AgentsReregisteredMs < r.NewLeaderMs || r.FrameworksResubscribedMs <= 0 {
+		t.Fatalf("figures out of order: %+v", r)
 	}
 }

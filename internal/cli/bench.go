@@ -4,16 +4,18 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"time"
 
 	"github.com/plateau/plateau/internal/allocator/allocbench"
 	"github.com/plateau/plateau/internal/bench"
+	"github.com/plateau/plateau/internal/master"
 )
 
 // runBench runs one of Plateau's benchmarks and prints its result as one
 // JSON line.
 func runBench(ctx context.Context, env Env, args []string) error {
 	if len(args) == 0 {
-		return usageError{fmt.Errorf("which benchmark? plateau bench launch|allocator|containerizer|state")}
+		return usageError{fmt.Errorf("which benchmark? plateau bench launch|allocator|containerizer|state|failover")}
 	}
 	var result any
 	var err error
@@ -59,8 +61,21 @@ func runBench(ctx context.Context, env Env, args []string) error {
 			return err
 		}
 		result, err = bench.State(ctx, o)
+	case "failover":
+		fs := newFlagSet("bench failover", "bench failover [--masters N] [--agents N] [--frameworks N]", env)
+		var o bench.FailoverOptions
+		fs.IntVar(&o.Masters, "masters", 3, "masters in the group")
+		fs.IntVar(&o.Agents, "agents", 100, "agents (real, in this process)")
+		fs.IntVar(&o.Frameworks, "frameworks", 10, "frameworks that subscribe again after the failover")
+		fs.DurationVar(&o.ElectionTimeout, "raft_election_timeout", master.DefaultConfig().RaftElectionTimeout, "the masters' --raft_election_timeout")
+		if err := parseFlags(fs, args[1:], env); err != nil {
+			return err
+		}
+		ctx, cancel := context.WithTimeout(ctx, 5*time.Minute)
+		defer cancel()
+		result, err = bench.Failover(ctx, o)
 	default:
-		return usageError{fmt.Errorf("unknown benchmark %q (known: launch, allocator, containerizer, state)", args[0])}
+		return usageError{fmt.Errorf("unknown benchmark %q (known: launch, allocator, containerizer, state, failover)", args[0])}
 	}
 	if err != nil {
 		return err

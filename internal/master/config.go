@@ -112,7 +112,7 @@ func DefaultConfig() Config {
 		MaxAgentPingTimeouts: 5,
 		// Mesos's default.
 		MinAllocatableResources: "cpus:0.01|mem:32",
-		RaftElectionTimeout:     time.Second,
+		RaftElectionTimeout:     500 * time.Millisecond,
 		AgentReregisterTimeout:  10 * time.Minute,
 	}
 }

@@ -51,7 +51,7 @@ func Failover(ctx context.Context, o FailoverOptions) (FailoverResult, error) {
 	}
 	defer os.RemoveAll(dir)
 
-	// The masters, each on a port whose next port (Raft's) is free.
+	// The masters, each on a port p with p+2 (Raft's) free.
 	addrs := make([]string, o.Masters)
 	for i := range addrs {
 		if addrs[i], err = portPair(); err != nil {
@@ -193,7 +193,7 @@ func Failover(ctx context.Context, o FailoverOptions) (FailoverResult, error) {
 
 func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
 
-// portPair finds a port whose next port is free too.
+// portPair finds a port p with p+2 (its Raft port) free too.
 func portPair() (string, error) {
 	for range 100 {
 		a, err := net.Listen("tcp", "127.0.0.1:0")
@@ -201,7 +201,7 @@ func portPair() (string, error) {
 			return "", err
 		}
 		p := a.Addr().(*net.TCPAddr).Port
-		b, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", p+1))
+		b, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", p+2))
 		a.Close()
 		if err == nil {
 			b.Close()

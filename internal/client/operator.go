@@ -41,7 +41,8 @@ func (o *Operator) Call(ctx context.Context, call *masterpb.Call) (*masterpb.Res
 			// Not the leader: its Location names the leader ("//host:port").
 			loc := resp.Header.Get("Location")
 			resp.Body.Close()
-			resp, m = nil, strings.TrimPrefix(strings.TrimPrefix(loc, "http:"), "//")
+			m, _, _ = strings.Cut(strings.TrimPrefix(strings.TrimPrefix(loc, "http:"), "//"), "/")
+			resp = nil
 		}
 		if lastErr == nil && resp != nil {
 			break

@@ -20,7 +20,10 @@ import (
 
 // Scheduler opens scheduler API sessions with a master.
 type Scheduler struct {
-	// Master is the master's host:port.
+	// Master is the master's host:port, or several masters'
+	// host:port,host:port: Subscribe tries them in turn, a standby's
+	// redirect leads to the leader, and the calls go where the
+	// subscription was made.
 	Master string
 	// HTTP defaults to a client without timeouts (event streams are long).
 	HTTP *http.Client
@@ -70,7 +73,15 @@ func (s *Scheduler) Subscribe(ctx context.Context, info *mesos.FrameworkInfo) (*
 		FrameworkId: info.GetId(),
 		Subscribe:   &scheduler.Call_Subscribe{FrameworkInfo: info},
 	}
-	resp, err := s.post(ctx, call, "")
+	var resp *http.Response
+	var err error
+	for _, m := range strings.Split(s.Master, ",") {
+		one := *s
+		one.Master = strings.TrimSpace(m)
+		if resp, err = one.post(ctx, call, ""); err == nil {
+			break
+		}
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -78,7 +89,11 @@ func (s *Scheduler) Subscribe(ctx context.Context, info *mesos.FrameworkInfo) (*
 		defer resp.Body.Close()
 		return nil, responseError(resp)
 	}
-	sub := &Subscription{s: s, streamID: resp.Header.Get("Mesos-Stream-Id"), body: resp.Body,
+	// Calls go to the master that took the subscription (after any
+	// redirect to the leader).
+	leader := *s
+	leader.Master = resp.Request.URL.Host
+	sub := &Subscription{s: &leader, streamID: resp.Header.Get("Mesos-Stream-Id"), body: resp.Body,
 		events: codec.NewRecordIOReader(resp.Body, s.codec())}
 	ev, err := sub.Next()
 	if err != nil {

@@ -23,7 +23,7 @@ import (
 	masterpkg "github.com/plateau/plateau/internal/master"
 )
 
-// freePortPair finds a port p with p+1 free too (a master's HTTP port and
+// freePortPair finds a port p with p+2 free too (a master's HTTP port and
 // its Raft port).
 func freePortPair(t *testing.T) int {
 	t.Helper()
@@ -33,7 +33,7 @@ func freePortPair(t *testing.T) int {
 			t.Fatal(err)
 		}
 		p := a.Addr().(*net.TCPAddr).Port
-		b, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", p+1))
+		b, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", p+2))
 		a.Close()
 		if err == nil {
 			b.Close()

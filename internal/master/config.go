@@ -43,7 +43,8 @@ type Config struct {
 	// Peers lists every master of a highly available group, this one
 	// included, as host:port ("10.0.0.1:5050,10.0.0.2:5050,10.0.0.3:5050").
 	// The masters replicate their registry with Raft, on each master's
-	// port + 1, and elect the leader; empty runs one master alone.
+	// port + 2 (5052 beside 5050, clear of the agent's 5051), and elect the
+	// leader; empty runs one master alone.
 	Peers string
 	// Quorum is how many masters make a majority (Mesos's --quorum); it
 	// must be more than half of Peers.
@@ -132,7 +133,7 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 	fs.IntVar(&c.MaxAgentPingTimeouts, "max_agent_ping_timeouts", c.MaxAgentPingTimeouts, "missed pings after which an agent is marked unreachable")
 	fs.StringVar(&c.Roles, "roles", c.Roles, "comma-separated whitelist of roles frameworks may subscribe with (default: any)")
 	fs.StringVar(&c.Weights, "weights", c.Weights, "roles' weights for fair sharing, e.g. \"prod=3,dev=1\" (default: 1 each)")
-	fs.StringVar(&c.Peers, "peers", c.Peers, "all the masters of a highly available group, this one included, as host:port,host:port,... (Raft runs on each port + 1)")
+	fs.StringVar(&c.Peers, "peers", c.Peers, "all the masters of a highly available group, this one included, as host:port,host:port,... (Raft runs on each port + 2)")
 	fs.IntVar(&c.Quorum, "quorum", c.Quorum, "with --peers: how many masters make a majority")
 	fs.DurationVar(&c.AgentReregisterTimeout, "agent_reregister_timeout", c.AgentReregisterTimeout, "after a failover or restart, how long known agents have to register again before they are marked unreachable")
 	fs.DurationVar(&c.RaftElectionTimeout, "raft_election_timeout", c.RaftElectionTimeout, "with --peers: how long masters wait for a silent leader before electing another")
@@ -203,11 +204,15 @@ func (c *Config) peers() []string {
 	return out
 }
 
-// raftAddr is a master's Raft address: its host and port + 1.
+// raftPortOffset places a master's Raft port after its HTTP port,
+// skipping the agent's default (5050: 5052).
+const raftPortOffset = 2
+
+// raftAddr is a master's Raft address: its host and port + 2.
 func raftAddr(httpAddr string) string {
 	host, port, _ := net.SplitHostPort(httpAddr)
 	p, _ := strconv.Atoi(port)
-	return net.JoinHostPort(host, strconv.Itoa(p+1))
+	return net.JoinHostPort(host, strconv.Itoa(p+raftPortOffset))
 }
 
 // httpAddr is the inverse of raftAddr.
@@ -217,5 +222,5 @@ func httpAddr(raft string) string {
 		return ""
 	}
 	p, _ := strconv.Atoi(port)
-	return net.JoinHostPort(host, strconv.Itoa(p-1))
+	return net.JoinHostPort(host, strconv.Itoa(p-raftPortOffset))
 }

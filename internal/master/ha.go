@@ -45,7 +45,7 @@ func (m *Master) openRaftRegistry() error {
 	if !found {
 		return fmt.Errorf("master: --peers must include this master's own address %s", self)
 	}
-	bind := net.JoinHostPort(m.cfg.IP, fmt.Sprint(m.cfg.Port+1))
+	bind := net.JoinHostPort(m.cfg.IP, fmt.Sprint(m.cfg.Port+raftPortOffset))
 	advertise, err := net.ResolveTCPAddr("tcp", raftAddr(self))
 	if err != nil {
 		return err

@@ -2,12 +2,9 @@ package bench
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
-	"net/http"
 	"os"
 	"strings"
 	"sync"
@@ -18,7 +15,7 @@ import (
 	"github.com/plateau/plateau/internal/agent"
 	mesos "github.com/plateau/plateau/internal/api/mesos/v1"
 	"github.com/plateau/plateau/internal/client"
-	"github.com/plateau/plateau/internal/master"
+	"github.com/plateau/plateau/internal/cluster"
 )
 
 // FailoverOptions shape `plateau bench failover`.
@@ -51,42 +48,13 @@ func Failover(ctx context.Context, o FailoverOptions) (FailoverResult, error) {
 	}
 	defer os.RemoveAll(dir)
 
-	// The masters, each on a port p with p+2 (Raft's) free.
-	addrs := make([]string, o.Masters)
-	for i := range addrs {
-		if addrs[i], err = portPair(); err != nil {
-			return res, err
-		}
+	h, err := cluster.StartMasters(o.Masters, dir, o.ElectionTimeout, quiet)
+	if err != nil {
+		return res, err
 	}
-	cancels := make([]context.CancelFunc, o.Masters)
-	done := make([]chan struct{}, o.Masters)
-	defer func() {
-		for i := range cancels {
-			if cancels[i] != nil {
-				cancels[i]()
-				<-done[i]
-			}
-		}
-	}()
-	for i, addr := range addrs {
-		cfg := master.DefaultConfig()
-		host, port, _ := net.SplitHostPort(addr)
-		cfg.IP = host
-		fmt.Sscan(port, &cfg.Port)
-		cfg.WorkDir = fmt.Sprintf("%s/master-%d", dir, i)
-		cfg.Peers, cfg.Quorum = strings.Join(addrs, ","), o.Masters/2+1
-		if o.ElectionTimeout > 0 {
-			cfg.RaftElectionTimeout = o.ElectionTimeout
-		}
-		m, err := master.New(cfg, master.WithLogger(quiet))
-		if err != nil {
-			return res, err
-		}
-		mctx, cancel := context.WithCancel(context.Background())
-		cancels[i], done[i] = cancel, make(chan struct{})
-		go func() { defer close(done[i]); _ = m.Run(mctx) }()
-	}
-	leader, err := waitLeader(ctx, addrs, nil)
+	defer h.Stop()
+	addrs := h.Addrs
+	leader, err := h.Leader(ctx)
 	if err != nil {
 		return res, err
 	}
@@ -164,10 +132,8 @@ func Failover(ctx context.Context, o FailoverOptions) (FailoverResult, error) {
 
 	// Kill the leader.
 	start := time.Now()
-	cancels[leader]()
-	<-done[leader]
-	cancels[leader] = nil
-	nl, err := waitLeader(ctx, addrs, map[int]bool{leader: true})
+	h.Kill(leader)
+	nl, err := h.Leader(ctx)
 	if err != nil {
 		return res, err
 	}
@@ -193,56 +159,9 @@ func Failover(ctx context.Context, o FailoverOptions) (FailoverResult, error) {
 
 func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
 
-// portPair finds a port p with p+2 (its Raft port) free too.
-func portPair() (string, error) {
-	for range 100 {
-		a, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			return "", err
-		}
-		p := a.Addr().(*net.TCPAddr).Port
-		b, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", p+2))
-		a.Close()
-		if err == nil {
-			b.Close()
-			return fmt.Sprintf("127.0.0.1:%d", p), nil
-		}
-	}
-	return "", fmt.Errorf("no two consecutive free ports")
-}
-
-// metrics reads a master's /metrics/snapshot.
-func metrics(addr string) map[string]float64 {
-	c := http.Client{Timeout: time.Second}
-	resp, err := c.Get("http://" + addr + "/metrics/snapshot")
-	if err != nil {
-		return nil
-	}
-	defer resp.Body.Close()
-	var m map[string]float64
-	_ = json.NewDecoder(resp.Body).Decode(&m)
-	return m
-}
-
-// waitLeader polls the masters not in dead until one leads.
-func waitLeader(ctx context.Context, addrs []string, dead map[int]bool) (int, error) {
-	for {
-		for i, a := range addrs {
-			if !dead[i] && metrics(a)["master/elected"] == 1 {
-				return i, nil
-			}
-		}
-		select {
-		case <-ctx.Done():
-			return -1, ctx.Err()
-		case <-time.After(5 * time.Millisecond):
-		}
-	}
-}
-
 // waitMetric polls a master until a metric reaches a value.
 func waitMetric(ctx context.Context, addr, name string, want float64) error {
-	for metrics(addr)[name] != want {
+	for cluster.Metrics(addr)[name] != want {
 		select {
 		case <-ctx.Done():
 			return fmt.Errorf("%s on %s never reached %v: %w", name, addr, want, ctx.Err())

@@ -24,7 +24,6 @@ import (
 	"github.com/plateau/plateau/internal/actor"
 
 	"google.golang.org/grpc"
-	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/protobuf/proto"
 
 	mesos "github.com/plateau/plateau/internal/api/mesos/v1"
@@ -49,7 +48,7 @@ type Agent struct {
 
 	listener net.Listener
 	http     *http.Server
-	conns    []*grpc.ClientConn // one per master of --master
+	conns    map[string]*grpc.ClientConn // by master address; owned by the link loop
 
 	mailbox *actor.Mailbox
 	// stopRequested is closed when the master tells the agent to stop.
@@ -167,14 +166,7 @@ func New(cfg Config, opts ...Option) (*Agent, error) {
 		ln.Close()
 		return nil, err
 	}
-	for _, m := range cfg.masters() {
-		conn, err := grpc.NewClient(m, grpc.WithTransportCredentials(insecure.NewCredentials()))
-		if err != nil {
-			ln.Close()
-			return nil, fmt.Errorf("agent: master address %s: %w", m, err)
-		}
-		a.conns = append(a.conns, conn)
-	}
+	a.conns = map[string]*grpc.ClientConn{}
 	a.http = &http.Server{Handler: a.routes(), ReadHeaderTimeout: 10 * time.Second}
 	return a, nil
 }
@@ -221,7 +213,7 @@ func (a *Agent) Run(ctx context.Context) error {
 	stopLoop()
 	wg.Wait()
 	for _, c := range a.conns {
-		c.Close()
+		_ = c.Close()
 	}
 	return err
 }

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/plateau/plateau/internal/containerizer"
+	"github.com/plateau/plateau/internal/zk"
 
 	"github.com/plateau/plateau/internal/resources"
 )
@@ -77,7 +78,7 @@ func DefaultConfig() Config {
 
 // RegisterFlags binds c to flags in fs.
 func (c *Config) RegisterFlags(fs *flag.FlagSet) {
-	fs.StringVar(&c.Master, "master", c.Master, "the master's host:port, or the masters' host:port,host:port,... (the agent registers with the one that leads)")
+	fs.StringVar(&c.Master, "master", c.Master, "the master's host:port, the masters' host:port,host:port,... (the agent registers with the one that leads), or zk://host:port/path where the leader is published")
 	fs.StringVar(&c.IP, "ip", c.IP, "IP address to listen on")
 	fs.IntVar(&c.Port, "port", c.Port, "port to listen on (executor and operator APIs)")
 	fs.StringVar(&c.AdvertiseIP, "advertise_ip", c.AdvertiseIP, "IP address advertised to the master and executors (default: --ip, or 127.0.0.1 when --ip is 0.0.0.0)")
@@ -105,6 +106,10 @@ func (c *Config) Validate() error {
 	var errs []error
 	if c.Master == "" {
 		errs = append(errs, errors.New("--master is required"))
+	} else if zk.IsURL(c.Master) {
+		if _, _, err := zk.ParseURL(c.Master); err != nil {
+			errs = append(errs, fmt.Errorf("--master: %w", err))
+		}
 	} else {
 		for _, m := range c.masters() {
 			if _, _, err := net.SplitHostPort(m); err != nil {

@@ -6,13 +6,16 @@ import (
 	"math/rand/v2"
 	"time"
 
+	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
 
 	mesos "github.com/plateau/plateau/internal/api/mesos/v1"
 	"github.com/plateau/plateau/internal/api/plateaupb"
 	"github.com/plateau/plateau/internal/queue"
+	"github.com/plateau/plateau/internal/zk"
 )
 
 // maxRegistrationBackoff caps the wait between registration attempts.
@@ -25,11 +28,18 @@ const maxRegistrationBackoff = 30 * time.Second
 // With several masters, the agent tries them in turn: only the leader
 // accepts it.
 func (a *Agent) linkLoop(ctx context.Context) {
-	masters := a.cfg.masters()
 	backoff := a.cfg.RegistrationBackoffFactor
 	standbys := false // a master of this round answered that it does not lead
-	for i := 0; ctx.Err() == nil; i = (i + 1) % len(a.conns) {
-		registered, err := a.session(ctx, plateaupb.NewAgentLinkClient(a.conns[i]))
+	masters := a.masters(ctx)
+	for i := 0; ctx.Err() == nil; i = (i + 1) % len(masters) {
+		if i == 0 {
+			masters = a.masters(ctx) // a new round: ZooKeeper may name another leader
+		}
+		var registered bool
+		conn, err := a.conn(masters[i])
+		if err == nil {
+			registered, err = a.session(ctx, plateaupb.NewAgentLinkClient(conn))
+		}
 		if ctx.Err() != nil {
 			return
 		}
@@ -38,7 +48,7 @@ func (a *Agent) linkLoop(ctx context.Context) {
 		}
 		standbys = standbys || status.Code(err) == codes.FailedPrecondition
 		a.log.Warn("disconnected from master; will register again", "master", masters[i], "err", err)
-		if !registered && len(a.conns) > 1 && (i+1)%len(a.conns) != 0 {
+		if !registered && len(masters) > 1 && (i+1)%len(masters) != 0 {
 			continue // the next master may lead: no wait
 		}
 		if standbys {
@@ -54,6 +64,36 @@ func (a *Agent) linkLoop(ctx context.Context) {
 			return
 		}
 	}
+}
+
+// masters lists the masters to try: --master's, or the leader published
+// in ZooKeeper.
+func (a *Agent) masters(ctx context.Context) []string {
+	if !zk.IsURL(a.cfg.Master) {
+		return a.cfg.masters()
+	}
+	leader, err := zk.Leader(ctx, a.cfg.Master)
+	if err != nil {
+		a.log.Warn("no leading master in ZooKeeper yet", "zk", a.cfg.Master, "err", err)
+		return []string{""}
+	}
+	return []string{leader}
+}
+
+// conn is the gRPC connection to a master, made once.
+func (a *Agent) conn(addr string) (*grpc.ClientConn, error) {
+	if addr == "" {
+		return nil, errors.New("no master to register with")
+	}
+	if c := a.conns[addr]; c != nil {
+		return c, nil
+	}
+	c, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		return nil, err
+	}
+	a.conns[addr] = c
+	return c, nil
 }
 
 // session runs one AgentLink stream; it reports whether the master

@@ -9,6 +9,7 @@ import (
 
 	"github.com/plateau/plateau/internal/api/codec"
 	masterpb "github.com/plateau/plateau/internal/api/mesos/v1/master"
+	"github.com/plateau/plateau/internal/zk"
 )
 
 // Operator calls a master's v1 operator API.
@@ -20,7 +21,8 @@ type Operator struct {
 // Call makes a call and returns the master's response (nil for calls the
 // master answers with 202 Accepted). Master may list several masters,
 // "host:port,host:port": they are tried in turn until one answers, and a
-// master that is not the leader's redirect (307) is followed.
+// master that is not the leader's redirect (307) is followed; or it may be
+// zk://host:port/path, where the leader is published.
 func (o *Operator) Call(ctx context.Context, call *masterpb.Call) (*masterpb.Response, error) {
 	body, err := codec.Protobuf.Marshal(call)
 	if err != nil {
@@ -30,9 +32,13 @@ func (o *Operator) Call(ctx context.Context, call *masterpb.Call) (*masterpb.Res
 	if client == nil {
 		client = &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 	}
+	masters, err := resolve(ctx, o.Master)
+	if err != nil {
+		return nil, err
+	}
 	var resp *http.Response
 	var lastErr error
-	for _, m := range strings.Split(o.Master, ",") {
+	for _, m := range strings.Split(masters, ",") {
 		for hops := 0; hops < 3; hops++ {
 			resp, lastErr = o.post(ctx, client, m, body)
 			if lastErr != nil || resp.StatusCode != http.StatusTemporaryRedirect {
@@ -94,4 +100,17 @@ func (o *Operator) GetState(ctx context.Context) (*masterpb.Response_GetState, e
 		return nil, err
 	}
 	return r.GetGetState(), nil
+}
+
+// resolve turns a zk:// URL into the leader's host:port; other master
+// lists are returned as they are.
+func resolve(ctx context.Context, master string) (string, error) {
+	if !zk.IsURL(master) {
+		return master, nil
+	}
+	leader, err := zk.Leader(ctx, master)
+	if err != nil {
+		return "", fmt.Errorf("finding the leading master in %s: %w", master, err)
+	}
+	return leader, nil
 }

@@ -73,9 +73,12 @@ func (s *Scheduler) Subscribe(ctx context.Context, info *mesos.FrameworkInfo) (*
 		FrameworkId: info.GetId(),
 		Subscribe:   &scheduler.Call_Subscribe{FrameworkInfo: info},
 	}
+	masters, err := resolve(ctx, s.Master)
+	if err != nil {
+		return nil, err
+	}
 	var resp *http.Response
-	var err error
-	for _, m := range strings.Split(s.Master, ",") {
+	for _, m := range strings.Split(masters, ",") {
 		one := *s
 		one.Master = strings.TrimSpace(m)
 		if resp, err = one.post(ctx, call, ""); err == nil {

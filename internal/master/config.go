@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/plateau/plateau/internal/resources"
+	"github.com/plateau/plateau/internal/zk"
 )
 
 // Config holds the master's settings. Flag names and defaults are Mesos's
@@ -49,6 +50,10 @@ type Config struct {
 	// Quorum is how many masters make a majority (Mesos's --quorum); it
 	// must be more than half of Peers.
 	Quorum int
+	// ZK, zk://host:port,host:port/path, is where the leading master
+	// publishes itself in Mesos's layout (json.info_ znodes), for tools
+	// that find a Mesos leader through ZooKeeper.
+	ZK string
 	// AgentReregisterTimeout is how long agents the registry knows have,
 	// after a master failover or restart, to register again before they
 	// are marked unreachable (Mesos's --agent_reregister_timeout).
@@ -135,6 +140,7 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 	fs.StringVar(&c.Weights, "weights", c.Weights, "roles' weights for fair sharing, e.g. \"prod=3,dev=1\" (default: 1 each)")
 	fs.StringVar(&c.Peers, "peers", c.Peers, "all the masters of a highly available group, this one included, as host:port,host:port,... (Raft runs on each port + 2)")
 	fs.IntVar(&c.Quorum, "quorum", c.Quorum, "with --peers: how many masters make a majority")
+	fs.StringVar(&c.ZK, "zk", c.ZK, "zk://host:port[,host:port]/path where the leading master publishes itself as Mesos's do (json.info_ znodes)")
 	fs.DurationVar(&c.AgentReregisterTimeout, "agent_reregister_timeout", c.AgentReregisterTimeout, "after a failover or restart, how long known agents have to register again before they are marked unreachable")
 	fs.DurationVar(&c.RaftElectionTimeout, "raft_election_timeout", c.RaftElectionTimeout, "with --peers: how long masters wait for a silent leader before electing another")
 	fs.StringVar(&c.MinAllocatableResources, "min_allocatable_resources", c.MinAllocatableResources,
@@ -179,6 +185,11 @@ func (c *Config) Validate() error {
 		}
 		if c.Port == 0 {
 			errs = append(errs, errors.New("--peers needs a fixed --port"))
+		}
+	}
+	if c.ZK != "" {
+		if _, _, err := zk.ParseURL(c.ZK); err != nil {
+			errs = append(errs, fmt.Errorf("--zk: %w", err))
 		}
 	}
 	if c.AgentReregisterTimeout <= 0 {

@@ -19,6 +19,7 @@ import (
 	"github.com/plateau/plateau/internal/api/plateaupb"
 	"github.com/plateau/plateau/internal/httpapi"
 	"github.com/plateau/plateau/internal/registry"
+	"github.com/plateau/plateau/internal/zk"
 )
 
 // High availability, as Mesos's masters: --peers names a group of masters
@@ -101,6 +102,10 @@ func (m *Master) followLeadership(ctx context.Context, lost chan<- error) {
 				m.expectAgents()
 				m.leading.Store(true)
 			}); err != nil {
+				return
+			}
+			if err := m.publishLeader(); err != nil {
+				lost <- err
 				return
 			}
 			m.log.Info("elected leader", "id", m.info.GetId(), "agents_in_registry", len(recovered.GetAgents()), "frameworks", len(recovered.GetFrameworks()))
@@ -201,4 +206,18 @@ type slogWriter struct{ m *Master }
 func (s slogWriter) Write(b []byte) (int, error) {
 	s.m.log.Warn(strings.TrimSpace(string(b)), "component", "raft")
 	return len(b), nil
+}
+
+// publishLeader announces this master as the leader in ZooKeeper
+// (--zk), for tools that find the Mesos leader there.
+func (m *Master) publishLeader() error {
+	if m.cfg.ZK == "" {
+		return nil
+	}
+	p, err := zk.Publish(m.cfg.ZK, m.info, m.log)
+	if err != nil {
+		return fmt.Errorf("master: --zk: %w", err)
+	}
+	m.zkPublisher = p
+	return nil
 }

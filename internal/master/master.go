@@ -27,6 +27,7 @@ import (
 	"github.com/plateau/plateau/internal/files"
 	"github.com/plateau/plateau/internal/registry"
 	"github.com/plateau/plateau/internal/resources"
+	"github.com/plateau/plateau/internal/zk"
 
 	masterpb "github.com/plateau/plateau/internal/api/mesos/v1/master"
 	"github.com/plateau/plateau/internal/queue"
@@ -100,6 +101,8 @@ type Master struct {
 	// serves (ha.go).
 	raft    *registry.Raft
 	leading atomic.Bool
+	// zkPublisher keeps the leader's znode (--zk) while it leads.
+	zkPublisher *zk.Publisher
 
 	// invalidCalls is counted by HTTP handlers, outside the loop.
 	invalidCalls atomic.Int64
@@ -271,6 +274,9 @@ func (m *Master) Run(ctx context.Context) error {
 	if m.raft == nil {
 		m.post(m.recoverFrameworks)
 		m.post(m.expectAgents)
+		if err := m.publishLeader(); err != nil {
+			lost <- err
+		}
 	} else {
 		go m.followLeadership(ctx, lost)
 	}
@@ -284,6 +290,9 @@ func (m *Master) Run(ctx context.Context) error {
 	}
 	shutdownCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
+	if m.zkPublisher != nil {
+		m.zkPublisher.Close()
+	}
 	m.grpc.Stop()
 	_ = m.http.Shutdown(shutdownCtx)
 	wg.Wait()

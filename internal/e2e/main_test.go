@@ -29,6 +29,10 @@ func TestMain(m *testing.M) {
 		os.Exit(cli.Main(context.Background(), append([]string{"agent"}, os.Args[2:]...),
 			cli.Env{Stdout: os.Stdout, Stderr: os.Stderr, Getenv: os.Getenv}))
 	}
+	if len(os.Args) > 1 && os.Args[1] == "plateau-master" {
+		os.Exit(cli.Main(context.Background(), append([]string{"master"}, os.Args[2:]...),
+			cli.Env{Stdout: os.Stdout, Stderr: os.Stderr, Getenv: os.Getenv}))
+	}
 	cluster.RunIfExecutor()
 	runIfCustomExecutor()
 	os.Exit(m.Run())

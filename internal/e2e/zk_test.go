@@ -42,7 +42,7 @@ func startZooKeeper(t *testing.T) string {
 	ln.Close()
 	_, port, _ := net.SplitHostPort(addr)
 	dir := t.TempDir()
-	cfg := fmt.Sprintf("tickTime=200\ndataDir=%s\nclientPort=%s\nclientPortAddress=127.0.0.1\nadmin.enableServer=false\n", filepath.Join(dir, "data"), port)
+	cfg := fmt.Sprintf("tickTime=200\ndataDir=%s\nclientPort=%s\nclientPortAddress=127.0.0.1\nadmin.enableServer=false\n4lw.commands.whitelist=ruok\n", filepath.Join(dir, "data"), port)
 	if err := os.WriteFile(filepath.Join(dir, "zoo.cfg"), []byte(cfg), 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -63,14 +63,23 @@ func startZooKeeper(t *testing.T) string {
 			t.Logf("ZooKeeper's log:\n%s", log.String())
 		}
 	})
-	waitFor(t, "ZooKeeper to listen", func() bool {
-		c, err := net.Dial("tcp", addr)
-		if err == nil {
+	// A JVM on a loaded machine can take a while: wait for ZooKeeper to
+	// answer "ruok" (up to a minute).
+	for deadline := time.Now().Add(time.Minute); ; time.Sleep(100 * time.Millisecond) {
+		if c, err := net.DialTimeout("tcp", addr, time.Second); err == nil {
+			_, _ = c.Write([]byte("ruok"))
+			_ = c.SetReadDeadline(time.Now().Add(time.Second))
+			b := make([]byte, 4)
+			n, _ := c.Read(b)
 			c.Close()
+			if string(b[:n]) == "imok" {
+				return addr
+			}
 		}
-		return err == nil
-	})
-	return addr
+		if time.Now().After(deadline) {
+			t.Fatalf("ZooKeeper at %s did not start", addr)
+		}
+	}
 }
 
 // The master publishes itself in ZooKeeper as Mesos's do (a json.info_

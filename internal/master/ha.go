@@ -104,10 +104,7 @@ func (m *Master) followLeadership(ctx context.Context, lost chan<- error) {
 			}); err != nil {
 				return
 			}
-			if err := m.publishLeader(); err != nil {
-				lost <- err
-				return
-			}
+			m.publishLeader(ctx)
 			m.log.Info("elected leader", "id", m.info.GetId(), "agents_in_registry", len(recovered.GetAgents()), "frameworks", len(recovered.GetFrameworks()))
 		}
 	}
@@ -209,15 +206,27 @@ func (s slogWriter) Write(b []byte) (int, error) {
 }
 
 // publishLeader announces this master as the leader in ZooKeeper
-// (--zk), for tools that find the Mesos leader there.
-func (m *Master) publishLeader() error {
+// (--zk), for tools that find the Mesos leader there. ZooKeeper may not be
+// reachable yet: it keeps trying, in the background, until ctx ends.
+func (m *Master) publishLeader(ctx context.Context) {
 	if m.cfg.ZK == "" {
-		return nil
+		return
 	}
-	p, err := zk.Publish(m.cfg.ZK, m.info, m.log)
-	if err != nil {
-		return fmt.Errorf("master: --zk: %w", err)
-	}
-	m.zkPublisher = p
-	return nil
+	go func() {
+		for {
+			p, err := zk.Publish(m.cfg.ZK, m.info, m.log)
+			if err == nil {
+				m.zkMu.Lock()
+				m.zkPublisher = p
+				m.zkMu.Unlock()
+				return
+			}
+			m.log.Warn("cannot publish the leader in ZooKeeper yet", "zk", m.cfg.ZK, "err", err)
+			select {
+			case <-ctx.Done():
+				return
+			case <-time.After(time.Second):
+			}
+		}
+	}()
 }

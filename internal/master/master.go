@@ -21,8 +21,6 @@ import (
 
 	"github.com/plateau/plateau/internal/api/mesos/v1/quota"
 
-	"google.golang.org/grpc/keepalive"
-
 	"github.com/plateau/plateau/internal/api/mesos/v1/maintenance"
 	"github.com/plateau/plateau/internal/files"
 	"github.com/plateau/plateau/internal/registry"
@@ -102,6 +100,7 @@ type Master struct {
 	raft    *registry.Raft
 	leading atomic.Bool
 	// zkPublisher keeps the leader's znode (--zk) while it leads.
+	zkMu        sync.Mutex
 	zkPublisher *zk.Publisher
 
 	// invalidCalls is counted by HTTP handlers, outside the loop.
@@ -198,11 +197,7 @@ func New(cfg Config, opts ...Option) (*Master, error) {
 		m.leading.Store(true)
 	}
 	m.prom = newPromMetrics(m)
-	m.grpc = grpc.NewServer(
-		// Pings find agents that vanished without closing the connection.
-		grpc.KeepaliveParams(keepalive.ServerParameters{Time: cfg.AgentPingTimeout, Timeout: cfg.AgentPingTimeout}),
-		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: time.Second, PermitWithoutStream: true}),
-	)
+	m.grpc = grpc.NewServer()
 	plateaupb.RegisterAgentLinkServer(m.grpc, &agentLinkServer{m: m})
 	m.http = &http.Server{Handler: m.routes(), ReadHeaderTimeout: 10 * time.Second}
 	// Agents speak gRPC (HTTP/2 without TLS) on the same port as the HTTP
@@ -211,6 +206,11 @@ func New(cfg Config, opts ...Option) (*Master, error) {
 	protocols.SetHTTP1(true)
 	protocols.SetUnencryptedHTTP2(true)
 	m.http.Protocols = &protocols
+	// The agents' links are HTTP/2 connections served by net/http (not
+	// gRPC's own server, whose keepalives would not apply): HTTP/2 pings
+	// find an agent that vanished without closing its connection, as
+	// Mesos's master pings its agents.
+	m.http.HTTP2 = &http.HTTP2Config{SendPingTimeout: cfg.AgentPingTimeout, PingTimeout: cfg.AgentPingTimeout}
 	return m, nil
 }
 
@@ -274,9 +274,7 @@ func (m *Master) Run(ctx context.Context) error {
 	if m.raft == nil {
 		m.post(m.recoverFrameworks)
 		m.post(m.expectAgents)
-		if err := m.publishLeader(); err != nil {
-			lost <- err
-		}
+		m.publishLeader(ctx)
 	} else {
 		go m.followLeadership(ctx, lost)
 	}
@@ -290,9 +288,11 @@ func (m *Master) Run(ctx context.Context) error {
 	}
 	shutdownCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
+	m.zkMu.Lock()
 	if m.zkPublisher != nil {
 		m.zkPublisher.Close()
 	}
+	m.zkMu.Unlock()
 	m.grpc.Stop()
 	_ = m.http.Shutdown(shutdownCtx)
 	wg.Wait()

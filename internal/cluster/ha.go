@@ -18,6 +18,8 @@ import (
 // on its own port (and Raft on port + 2), replicating their registry.
 type Masters struct {
 	Addrs   []string
+	cfgs    []master.Config
+	log     *slog.Logger
 	cancels []context.CancelFunc
 	done    []chan struct{}
 }
@@ -33,6 +35,8 @@ func StartMasters(n int, dir string, electionTimeout time.Duration, log *slog.Lo
 		}
 		h.Addrs = append(h.Addrs, addr)
 	}
+	h.log = log
+	h.cancels, h.done = make([]context.CancelFunc, n), make([]chan struct{}, n)
 	for i, addr := range h.Addrs {
 		cfg := master.DefaultConfig()
 		host, port, _ := net.SplitHostPort(addr)
@@ -44,17 +48,47 @@ func StartMasters(n int, dir string, electionTimeout time.Duration, log *slog.Lo
 		if electionTimeout > 0 {
 			cfg.RaftElectionTimeout = electionTimeout
 		}
-		m, err := master.New(cfg, master.WithLogger(log.With("master", i)))
-		if err != nil {
+		h.cfgs = append(h.cfgs, cfg)
+	}
+	for i := range h.Addrs {
+		if err := h.Start(i); err != nil {
 			h.Stop()
 			return nil, err
 		}
-		ctx, cancel := context.WithCancel(context.Background())
-		done := make(chan struct{})
-		go func() { defer close(done); _ = m.Run(ctx) }()
-		h.cancels, h.done = append(h.cancels, cancel), append(h.done, done)
 	}
 	return h, nil
+}
+
+// Start starts master i (again, from its work dir, after Kill).
+func (h *Masters) Start(i int) error {
+	if h.cancels[i] != nil {
+		return nil
+	}
+	m, err := master.New(h.cfgs[i], master.WithLogger(h.log.With("master", i)))
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); _ = m.Run(ctx) }()
+	h.cancels[i], h.done[i] = cancel, done
+	return nil
+}
+
+// Running reports whether master i runs (a leader that lost the
+// leadership stops by itself).
+func (h *Masters) Running(i int) bool {
+	if h.cancels[i] == nil {
+		return false
+	}
+	select {
+	case <-h.done[i]:
+		h.cancels[i]()
+		h.cancels[i] = nil
+		return false
+	default:
+		return true
+	}
 }
 
 // Kill stops master i as if its process died.

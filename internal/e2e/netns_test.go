@@ -150,8 +150,8 @@ func (h *netHosts) heal(i int) {
 }
 
 // Masters and an agent on hosts of their own: the leader is killed under
-// a running task, the agent is cut off and healed, and every master is
-// restarted at once. The task runs throughout, nothing acknowledged is
+// a running task, the agent is cut off and healed, the agent is SIGKILLed
+// and restarted, and every master is restarted at once. The task runs throughout, nothing acknowledged is
 // lost.
 func TestMultiHostFailures(t *testing.T) {
 	h := newNetHosts(t, 4)
@@ -185,8 +185,11 @@ func TestMultiHostFailures(t *testing.T) {
 		return found
 	}
 	l := leader()
-	h.start(4, "plateau-agent", "--master", peers, "--ip", h.ip(4), "--port", "5051", "--work_dir", filepath.Join(dir, "agent"),
-		"--isolation", "posix/cpu,posix/mem", "--resources", "cpus:2;mem:1024;disk:1024", "--registration_backoff_factor", "100ms")
+	startAgent := func() {
+		h.start(4, "plateau-agent", "--master", peers, "--ip", h.ip(4), "--port", "5051", "--work_dir", filepath.Join(dir, "agent"),
+			"--isolation", "posix/cpu,posix/mem", "--resources", "cpus:2;mem:1024;disk:1024", "--registration_backoff_factor", "100ms")
+	}
+	startAgent()
 	agentsOn := func(i int) float64 { return cluster.Metrics(h.ip(i) + ":5050")["master/slaves_active"] }
 	waitFor(t, "the agent to register", func() bool { return agentsOn(l) == 1 })
 
@@ -235,7 +238,14 @@ func TestMultiHostFailures(t *testing.T) {
 	waitFor(t, "the agent back after the partition", func() bool { return agentsOn(leader()) == 1 })
 	running(s)
 
-	// 3. Every master restarts at once.
+	// 3. The agent is SIGKILLed and restarted: its checkpointed task
+	// lives on.
+	h.kill(4)
+	startAgent()
+	waitFor(t, "the restarted agent to register", func() bool { return agentsOn(leader()) == 1 })
+	running(s)
+
+	// 4. Every master restarts at once.
 	for _, i := range masters {
 		h.kill(i)
 	}

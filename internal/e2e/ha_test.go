@@ -51,6 +51,14 @@ func TestMasterFailover(t *testing.T) {
 		t.Fatalf("a standby answered %d, Location %q; want 307 to %s", resp.StatusCode, resp.Header.Get("Location"), h.Addrs[l])
 	}
 
+	var state struct {
+		Leader string `json:"leader"`
+	}
+	getJSON(t, "http://"+standby+"/master/state", &state)
+	if state.Leader != "master@"+h.Addrs[l] {
+		t.Fatalf("a standby's /master/state says the leader is %q, want master@%s", state.Leader, h.Addrs[l])
+	}
+
 	acfg := agent.DefaultConfig()
 	acfg.Master = strings.Join(h.Addrs, ",")
 	acfg.IP, acfg.Port = "127.0.0.1", 0

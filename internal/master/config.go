@@ -58,6 +58,11 @@ type Config struct {
 	// after a master failover or restart, to register again before they
 	// are marked unreachable (Mesos's --agent_reregister_timeout).
 	AgentReregisterTimeout time.Duration
+	// RegistryMaxAgentAge and RegistryMaxAgentCount bound the unreachable
+	// and gone agents the registry remembers (Mesos's flags of the same
+	// names).
+	RegistryMaxAgentAge   time.Duration
+	RegistryMaxAgentCount int
 	// RaftElectionTimeout is how long followers wait for the leader
 	// before electing another.
 	RaftElectionTimeout time.Duration
@@ -120,6 +125,8 @@ func DefaultConfig() Config {
 		MinAllocatableResources: "cpus:0.01|mem:32",
 		RaftElectionTimeout:     500 * time.Millisecond,
 		AgentReregisterTimeout:  10 * time.Minute,
+		RegistryMaxAgentAge:     14 * 24 * time.Hour,
+		RegistryMaxAgentCount:   100 * 1024,
 	}
 }
 
@@ -142,6 +149,8 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 	fs.IntVar(&c.Quorum, "quorum", c.Quorum, "with --peers: how many masters make a majority")
 	fs.StringVar(&c.ZK, "zk", c.ZK, "zk://host:port[,host:port]/path where the leading master publishes itself as Mesos's do (json.info_ znodes)")
 	fs.DurationVar(&c.AgentReregisterTimeout, "agent_reregister_timeout", c.AgentReregisterTimeout, "after a failover or restart, how long known agents have to register again before they are marked unreachable")
+	fs.DurationVar(&c.RegistryMaxAgentAge, "registry_max_agent_age", c.RegistryMaxAgentAge, "how long the registry remembers an unreachable or gone agent")
+	fs.IntVar(&c.RegistryMaxAgentCount, "registry_max_agent_count", c.RegistryMaxAgentCount, "how many unreachable and gone agents the registry remembers, each")
 	fs.DurationVar(&c.RaftElectionTimeout, "raft_election_timeout", c.RaftElectionTimeout, "with --peers: how long masters wait for a silent leader before electing another")
 	fs.StringVar(&c.MinAllocatableResources, "min_allocatable_resources", c.MinAllocatableResources,
 		"minimum offer sizes, alternatives separated by '|': an offer holds at least one of them")
@@ -191,6 +200,9 @@ func (c *Config) Validate() error {
 		if _, _, err := zk.ParseURL(c.ZK); err != nil {
 			errs = append(errs, fmt.Errorf("--zk: %w", err))
 		}
+	}
+	if c.RegistryMaxAgentAge <= 0 || c.RegistryMaxAgentCount <= 0 {
+		errs = append(errs, fmt.Errorf("--registry_max_agent_age and --registry_max_agent_count must be positive"))
 	}
 	if c.AgentReregisterTimeout <= 0 {
 		errs = append(errs, fmt.Errorf("--agent_reregister_timeout must be positive"))

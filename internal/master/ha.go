@@ -123,6 +123,12 @@ func (m *Master) adopt(recovered *plateaupb.Registry) {
 	}
 	m.recovered = recovered
 	m.recoverMaintenance(recovered.GetMaintenance())
+	for _, r := range recovered.GetUnreachable() {
+		m.unreachable[r.GetAgentId().GetValue()] = time.Unix(0, r.GetTime().GetNanoseconds())
+	}
+	for _, r := range recovered.GetGone() {
+		m.gone[r.GetAgentId().GetValue()] = time.Unix(0, r.GetTime().GetNanoseconds())
+	}
 }
 
 // expectAgents gives the agents the registry knows
@@ -147,7 +153,7 @@ func (m *Master) expectAgents() {
 			}
 			m.log.Warn("agent did not register again in time: unreachable", "agent", id, "timeout", m.cfg.AgentReregisterTimeout)
 			_ = m.record(&plateaupb.RegistryEntry{Entry: &plateaupb.RegistryEntry_RemoveAgent{RemoveAgent: &mesos.AgentID{Value: proto.String(id)}}})
-			m.unreachable[id] = now
+			m.markUnreachable(id, now)
 		}
 	})
 }
@@ -167,7 +173,8 @@ func (m *Master) leaderHTTP() string {
 // its health, version and metrics (master/elected is 0).
 func standbyAnswers(path string) bool {
 	switch path {
-	case "/health", "/master/health", "/version", "/metrics", "/metrics/snapshot":
+	case "/health", "/master/health", "/version", "/metrics", "/metrics/snapshot",
+		"/master/state", "/master/state.json", "/state", "/state.json": // a standby's state says who leads
 		return true
 	}
 	return false

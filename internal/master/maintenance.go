@@ -227,7 +227,10 @@ func (m *Master) startMaintenance(ids []*mesos.MachineID) error {
 					FrameworkId: &mesos.FrameworkID{Value: proto.String(fwID)}}}})
 			}
 			m.removeAgent(a, true)
-			delete(m.gone, a.id) // it may come back once the machine is up
+			// It may come back once the machine is up.
+			delete(m.gone, a.id)
+			_ = m.record(&plateaupb.RegistryEntry{Entry: &plateaupb.RegistryEntry_ForgetAgents{ForgetAgents: &plateaupb.ForgetAgents{
+				AgentIds: []*mesos.AgentID{a.info.GetId()}}}})
 		}
 	}
 	return nil

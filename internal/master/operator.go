@@ -247,8 +247,7 @@ func (m *Master) operatorCall(r *http.Request, call *masterpb.Call) (*masterpb.R
 				m.removeAgent(a, true)
 			} else if _, unreachable := m.unreachable[id]; unreachable {
 				found = true
-				delete(m.unreachable, id)
-				m.gone[id] = time.Now()
+				m.markGone(id, time.Now())
 			}
 		}); err != nil {
 			return nil, err

@@ -32,6 +32,8 @@ import (
 
 type stateSnapshot struct {
 	info                *mesos.MasterInfo
+	leader              string // the leader's host:port, "" when none is known
+	elected             bool   // this master leads
 	start               time.Time
 	flags               map[string]string
 	weights             map[string]float64
@@ -71,7 +73,8 @@ type agentSnapshot struct {
 
 // snapshot copies the state's records. Runs on the loop.
 func (m *Master) snapshot() *stateSnapshot {
-	s := &stateSnapshot{info: m.info, start: m.start, flags: m.flagMap(), weights: maps.Clone(m.weights), unreachableAgents: len(m.unreachable)}
+	s := &stateSnapshot{info: m.info, start: m.start, flags: m.flagMap(), weights: maps.Clone(m.weights), unreachableAgents: len(m.unreachable),
+		leader: m.leaderHTTP(), elected: m.leading.Load()}
 	for _, fw := range m.frameworks {
 		s.frameworks = append(s.frameworks, fw.snapshot())
 	}
@@ -338,7 +341,12 @@ func sortAgents(agents []agentSnapshot) {
 
 // head is /master/state without its agents and frameworks.
 func (s *stateSnapshot) head() map[string]any {
-	leader := s.info.GetPid()
+	// A standby says who leads (Mesos's "leader"); it has no leader_info
+	// of its own to give.
+	leader := ""
+	if s.leader != "" {
+		leader = "master@" + s.leader
+	}
 	activated, deactivated := 0, 0
 	sortAgents(s.agents)
 	for _, a := range s.agents {
@@ -348,7 +356,7 @@ func (s *stateSnapshot) head() map[string]any {
 			deactivated++
 		}
 	}
-	return map[string]any{
+	out := map[string]any{
 		"version":                 version.MesosVersion,
 		"plateau_version":         version.Version,
 		"build_date":              "",
@@ -360,7 +368,6 @@ func (s *stateSnapshot) head() map[string]any {
 		"pid":                     s.info.GetPid(),
 		"hostname":                s.info.GetHostname(),
 		"leader":                  leader,
-		"leader_info":             masterInfoModel(s.info),
 		"activated_slaves":        activated,
 		"deactivated_slaves":      deactivated,
 		"unreachable_slaves":      s.unreachableAgents,
@@ -369,6 +376,12 @@ func (s *stateSnapshot) head() map[string]any {
 		"orphan_tasks":            []any{},
 		"unregistered_frameworks": []any{},
 	}
+	if s.elected {
+		out["leader_info"] = masterInfoModel(s.info)
+	} else {
+		delete(out, "elected_time")
+	}
+	return out
 }
 
 func masterInfoModel(i *mesos.MasterInfo) map[string]any {

@@ -3,9 +3,13 @@ package master
 import (
 	"context"
 	"encoding/json"
+	"io"
+	"log/slog"
 	"net/http/httptest"
+	"sort"
 	"strings"
 	"testing"
+	"time"
 
 	mesos "github.com/plateau/plateau/internal/api/mesos/v1"
 	"github.com/plateau/plateau/internal/api/plateaupb"
@@ -79,5 +83,55 @@ func TestStateCacheFollowsChanges(t *testing.T) {
 		if a.ID != agentID && a.Used["cpus"] != before {
 			t.Fatalf("agent %s's usage changed from %v to %v", a.ID, before, a.Used["cpus"])
 		}
+	}
+}
+
+// Unreachable and gone agents are kept in the registry, within
+// --registry_max_agent_count and --registry_max_agent_age, and a restarted
+// master still knows them.
+func TestRemovedAgentsAreBoundedAndDurable(t *testing.T) {
+	cfg := DefaultConfig()
+	cfg.IP, cfg.Port, cfg.WorkDir = "127.0.0.1", 0, t.TempDir()
+	cfg.RegistryMaxAgentCount, cfg.RegistryMaxAgentAge = 2, time.Hour
+	start := func() (*Master, context.CancelFunc, chan struct{}) {
+		m, err := New(cfg, WithLogger(slog.New(slog.NewTextHandler(io.Discard, nil))))
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan struct{})
+		go func() { defer close(done); _ = m.Run(ctx) }()
+		return m, cancel, done
+	}
+	m, cancel, done := start()
+	now := time.Now()
+	if err := m.do(context.Background(), func() {
+		m.markUnreachable("old", now.Add(-2*time.Hour)) // past the age: forgotten at once
+		m.markUnreachable("a", now.Add(-3*time.Minute))
+		m.markUnreachable("b", now.Add(-2*time.Minute))
+		m.markUnreachable("c", now.Add(-time.Minute)) // a third: the oldest, a, goes
+		m.markGone("g", now)
+	}); err != nil {
+		t.Fatal(err)
+	}
+	cancel()
+	<-done
+
+	m, cancel, done = start()
+	defer func() { cancel(); <-done }()
+	var unreachable, gone []string
+	if err := m.do(context.Background(), func() {
+		for id := range m.unreachable {
+			unreachable = append(unreachable, id)
+		}
+		for id := range m.gone {
+			gone = append(gone, id)
+		}
+	}); err != nil {
+		t.Fatal(err)
+	}
+	sort.Strings(unreachable)
+	if strings.Join(unreachable, ",") != "b,c" || strings.Join(gone, ",") != "g" {
+		t.Fatalf("after a restart: unreachable %v, gone %v; want [b c] and [g]", unreachable, gone)
 	}
 }

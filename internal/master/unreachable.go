@@ -1,6 +1,7 @@
 package master
 
 import (
+	"sort"
 	"time"
 
 	"google.golang.org/protobuf/proto"
@@ -92,9 +93,9 @@ func (m *Master) removeAgent(a *agent, gone bool) {
 	}
 	delete(m.agents, a.id)
 	if gone {
-		m.gone[a.id] = now
+		m.markGone(a.id, now)
 	} else {
-		m.unreachable[a.id] = now
+		m.markUnreachable(a.id, now)
 	}
 	m.publish(&masterpb.Event{Type: masterpb.Event_AGENT_REMOVED.Enum(), AgentRemoved: &masterpb.Event_AgentRemoved{AgentId: a.info.GetId()}})
 	// The registry forgets the agent with its reservations and volumes; an
@@ -110,6 +111,7 @@ func (m *Master) removeAgent(a *agent, gone bool) {
 // registration answer.
 func (m *Master) reachableAgain(a *agent, reg *plateaupb.RegisterAgent) (after func()) {
 	delete(m.unreachable, a.id)
+	_ = m.record(&plateaupb.RegistryEntry{Entry: &plateaupb.RegistryEntry_MarkReachable{MarkReachable: a.info.GetId()}})
 	shutdown := map[string]bool{}
 	for _, t := range reg.GetTasks() {
 		fwID := t.GetFrameworkId().GetValue()
@@ -151,4 +153,56 @@ func appendCompleted(list []*mesos.Task, t *mesos.Task) []*mesos.Task {
 		list = list[1:]
 	}
 	return list
+}
+
+// markUnreachable and markGone remember a removed agent, in the registry
+// too, within --registry_max_agent_age and --registry_max_agent_count.
+// Run on the loop.
+func (m *Master) markUnreachable(id string, at time.Time) {
+	m.unreachable[id] = at
+	_ = m.record(&plateaupb.RegistryEntry{Entry: &plateaupb.RegistryEntry_MarkUnreachable{MarkUnreachable: removedAgent(id, at)}})
+	m.pruneRemoved(at)
+}
+
+func (m *Master) markGone(id string, at time.Time) {
+	delete(m.unreachable, id)
+	m.gone[id] = at
+	_ = m.record(&plateaupb.RegistryEntry{Entry: &plateaupb.RegistryEntry_MarkGone{MarkGone: removedAgent(id, at)}})
+	m.pruneRemoved(at)
+}
+
+func removedAgent(id string, at time.Time) *plateaupb.RemovedAgent {
+	return &plateaupb.RemovedAgent{AgentId: &mesos.AgentID{Value: proto.String(id)}, Time: &mesos.TimeInfo{Nanoseconds: proto.Int64(at.UnixNano())}}
+}
+
+// pruneRemoved forgets removed agents older than --registry_max_agent_age,
+// then the oldest beyond --registry_max_agent_count, as Mesos's registry
+// does.
+func (m *Master) pruneRemoved(now time.Time) {
+	var forget []*mesos.AgentID
+	for _, list := range []map[string]time.Time{m.unreachable, m.gone} {
+		type entry struct {
+			id string
+			at time.Time
+		}
+		var kept []entry
+		for id, at := range list {
+			if now.Sub(at) > m.cfg.RegistryMaxAgentAge {
+				delete(list, id)
+				forget = append(forget, &mesos.AgentID{Value: proto.String(id)})
+			} else {
+				kept = append(kept, entry{id, at})
+			}
+		}
+		if excess := len(kept) - m.cfg.RegistryMaxAgentCount; excess > 0 {
+			sort.Slice(kept, func(i, j int) bool { return kept[i].at.Before(kept[j].at) })
+			for _, e := range kept[:excess] {
+				delete(list, e.id)
+				forget = append(forget, &mesos.AgentID{Value: proto.String(e.id)})
+			}
+		}
+	}
+	if len(forget) > 0 {
+		_ = m.record(&plateaupb.RegistryEntry{Entry: &plateaupb.RegistryEntry_ForgetAgents{ForgetAgents: &plateaupb.ForgetAgents{AgentIds: forget}}})
+	}
 }

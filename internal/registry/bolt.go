@@ -29,6 +29,9 @@ var (
 	bucketAgentResources = []byte("agent_resources")
 	// bucketMaintenance holds the maintenance state under one key.
 	bucketMaintenance = []byte("maintenance")
+	// bucketUnreachable and bucketGone hold removed agents.
+	bucketUnreachable = []byte("unreachable")
+	bucketGone        = []byte("gone")
 )
 
 // OpenBolt opens (or creates) the registry file.
@@ -38,7 +41,7 @@ func OpenBolt(path string) (*Bolt, error) {
 		return nil, fmt.Errorf("registry: opening %s: %w", path, err)
 	}
 	err = db.Update(func(tx *bolt.Tx) error {
-		for _, b := range [][]byte{bucketAgents, bucketFrameworks, bucketWeights, bucketQuotas, bucketAgentResources, bucketMaintenance} {
+		for _, b := range [][]byte{bucketAgents, bucketFrameworks, bucketWeights, bucketQuotas, bucketAgentResources, bucketMaintenance, bucketUnreachable, bucketGone} {
 			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
 				return err
 			}
@@ -72,6 +75,23 @@ func (b *Bolt) Apply(_ context.Context, e *plateaupb.RegistryEntry) error {
 			return tx.Bucket(bucketAgents).Delete([]byte(x.RemoveAgent.GetValue()))
 		case *plateaupb.RegistryEntry_UpdateMaintenance:
 			return put(bucketMaintenance, "state", x.UpdateMaintenance)
+		case *plateaupb.RegistryEntry_MarkUnreachable:
+			return put(bucketUnreachable, x.MarkUnreachable.GetAgentId().GetValue(), x.MarkUnreachable)
+		case *plateaupb.RegistryEntry_MarkGone:
+			if err := tx.Bucket(bucketUnreachable).Delete([]byte(x.MarkGone.GetAgentId().GetValue())); err != nil {
+				return err
+			}
+			return put(bucketGone, x.MarkGone.GetAgentId().GetValue(), x.MarkGone)
+		case *plateaupb.RegistryEntry_MarkReachable:
+			return tx.Bucket(bucketUnreachable).Delete([]byte(x.MarkReachable.GetValue()))
+		case *plateaupb.RegistryEntry_ForgetAgents:
+			for _, id := range x.ForgetAgents.GetAgentIds() {
+				for _, b := range [][]byte{bucketUnreachable, bucketGone} {
+					if err := tx.Bucket(b).Delete([]byte(id.GetValue())); err != nil {
+						return err
+					}
+				}
+			}
 		case *plateaupb.RegistryEntry_UpdateAgentResources:
 			key := x.UpdateAgentResources.GetAgentId().GetValue()
 			if len(x.UpdateAgentResources.GetResources()) == 0 {
@@ -130,6 +150,18 @@ func (b *Bolt) Load() (*plateaupb.Registry, error) {
 			return proto.Unmarshal(v, q)
 		}); err != nil {
 			return err
+		}
+		for _, part := range []struct {
+			bucket []byte
+			list   *[]*plateaupb.RemovedAgent
+		}{{bucketUnreachable, &reg.Unreachable}, {bucketGone, &reg.Gone}} {
+			if err := each(part.bucket, func(v []byte) error {
+				a := &plateaupb.RemovedAgent{}
+				*part.list = append(*part.list, a)
+				return proto.Unmarshal(v, a)
+			}); err != nil {
+				return err
+			}
 		}
 		if v := tx.Bucket(bucketMaintenance).Get([]byte("state")); v != nil {
 			reg.Maintenance = &plateaupb.MaintenanceUpdate{}

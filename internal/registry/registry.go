@@ -54,6 +54,18 @@ func Apply(r *plateaupb.Registry, e *plateaupb.RegistryEntry) {
 		}
 	case *plateaupb.RegistryEntry_UpdateMaintenance:
 		r.Maintenance = x.UpdateMaintenance
+	case *plateaupb.RegistryEntry_MarkUnreachable:
+		r.Unreachable = upsert(r.Unreachable, x.MarkUnreachable, removedKey)
+	case *plateaupb.RegistryEntry_MarkGone:
+		r.Unreachable = remove(r.Unreachable, removedKey(x.MarkGone), removedKey)
+		r.Gone = upsert(r.Gone, x.MarkGone, removedKey)
+	case *plateaupb.RegistryEntry_MarkReachable:
+		r.Unreachable = remove(r.Unreachable, x.MarkReachable.GetValue(), removedKey)
+	case *plateaupb.RegistryEntry_ForgetAgents:
+		for _, id := range x.ForgetAgents.GetAgentIds() {
+			r.Unreachable = remove(r.Unreachable, id.GetValue(), removedKey)
+			r.Gone = remove(r.Gone, id.GetValue(), removedKey)
+		}
 	case *plateaupb.RegistryEntry_UpdateAgentResources:
 		if len(x.UpdateAgentResources.GetResources()) == 0 {
 			r.AgentResources = remove(r.AgentResources, agentResourcesKey(x.UpdateAgentResources), agentResourcesKey)
@@ -64,6 +76,8 @@ func Apply(r *plateaupb.Registry, e *plateaupb.RegistryEntry) {
 }
 
 func agentResourcesKey(a *plateaupb.AgentResources) string { return a.GetAgentId().GetValue() }
+
+func removedKey(a *plateaupb.RemovedAgent) string { return a.GetAgentId().GetValue() }
 
 func upsert[T proto.Message](list []T, v T, key func(T) string) []T {
 	k := key(v)

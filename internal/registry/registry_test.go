@@ -40,6 +40,13 @@ func entries() []*plateaupb.RegistryEntry {
 		}
 		return &plateaupb.RegistryEntry{Entry: &plateaupb.RegistryEntry_UpdateAgentResources{UpdateAgentResources: ar}}
 	}
+	removed := func(kind, id string) *plateaupb.RegistryEntry {
+		a := &plateaupb.RemovedAgent{AgentId: &mesos.AgentID{Value: proto.String(id)}, Time: &mesos.TimeInfo{Nanoseconds: proto.Int64(7)}}
+		if kind == "gone" {
+			return &plateaupb.RegistryEntry{Entry: &plateaupb.RegistryEntry_MarkGone{MarkGone: a}}
+		}
+		return &plateaupb.RegistryEntry{Entry: &plateaupb.RegistryEntry_MarkUnreachable{MarkUnreachable: a}}
+	}
 	return []*plateaupb.RegistryEntry{
 		agent("S1"), agent("S0"), agent("S2"), fw("F1"), fw("F0"),
 		{Entry: &plateaupb.RegistryEntry_RemoveAgent{RemoveAgent: &mesos.AgentID{Value: proto.String("S1")}}},
@@ -53,6 +60,10 @@ func entries() []*plateaupb.RegistryEntry {
 			DownMachines: []*mesos.MachineID{{Hostname: proto.String("old")}}}}},
 		{Entry: &plateaupb.RegistryEntry_UpdateMaintenance{UpdateMaintenance: &plateaupb.MaintenanceUpdate{
 			DownMachines: []*mesos.MachineID{{Hostname: proto.String("h1")}}}}},
+		removed("unreachable", "U1"), removed("unreachable", "U2"), removed("unreachable", "U3"), removed("gone", "G1"),
+		removed("gone", "U2"), // U2 no longer unreachable: gone
+		{Entry: &plateaupb.RegistryEntry_MarkReachable{MarkReachable: &mesos.AgentID{Value: proto.String("U3")}}},
+		{Entry: &plateaupb.RegistryEntry_ForgetAgents{ForgetAgents: &plateaupb.ForgetAgents{AgentIds: []*mesos.AgentID{{Value: proto.String("G1")}}}}},
 		{Entry: &plateaupb.RegistryEntry_RemoveAgent{RemoveAgent: &mesos.AgentID{Value: proto.String("S3")}}},
 		{}, // an entry this version does not know is ignored
 	}
@@ -76,6 +87,8 @@ func TestApply(t *testing.T) {
 		Quotas:         []*quota.QuotaConfig{{Role: proto.String("prod"), Guarantees: map[string]*mesos.Value_Scalar{"cpus": {Value: proto.Float64(4)}}}},
 		AgentResources: []*plateaupb.AgentResources{{AgentId: &mesos.AgentID{Value: proto.String("S2")}, Resources: []*mesos.Resource{volume("v2")}}},
 		Maintenance:    &plateaupb.MaintenanceUpdate{DownMachines: []*mesos.MachineID{{Hostname: proto.String("h1")}}},
+		Unreachable:    []*plateaupb.RemovedAgent{{AgentId: &mesos.AgentID{Value: proto.String("U1")}, Time: &mesos.TimeInfo{Nanoseconds: proto.Int64(7)}}},
+		Gone:           []*plateaupb.RemovedAgent{{AgentId: &mesos.AgentID{Value: proto.String("U2")}, Time: &mesos.TimeInfo{Nanoseconds: proto.Int64(7)}}},
 	}
 	if !proto.Equal(&reg, want) {
 		t.Fatalf("registry %v\nwant %v", &reg, want)

@@ -42,7 +42,12 @@ type Registry struct {
 	// Agents' dynamic reservations and persistent volumes.
 	AgentResources []*AgentResources `protobuf:"bytes,5,rep,name=agent_resources,json=agentResources" json:"agent_resources,omitempty"`
 	// The maintenance schedule and the machines that are down.
-	Maintenance   *MaintenanceUpdate `protobuf:"bytes,6,opt,name=maintenance" json:"maintenance,omitempty"`
+	Maintenance *MaintenanceUpdate `protobuf:"bytes,6,opt,name=maintenance" json:"maintenance,omitempty"`
+	// Agents removed as unreachable (they may come back) and marked gone
+	// (they may not), bounded by --registry_max_agent_age and
+	// --registry_max_agent_count.
+	Unreachable   []*RemovedAgent `protobuf:"bytes,7,rep,name=unreachable" json:"unreachable,omitempty"`
+	Gone          []*RemovedAgent `protobuf:"bytes,8,rep,name=gone" json:"gone,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -119,6 +124,118 @@ func (x *Registry) GetMaintenance() *MaintenanceUpdate {
 	return nil
 }
 
+func (x *Registry) GetUnreachable() []*RemovedAgent {
+	if x != nil {
+		return x.Unreachable
+	}
+	return nil
+}
+
+func (x *Registry) GetGone() []*RemovedAgent {
+	if x != nil {
+		return x.Gone
+	}
+	return nil
+}
+
+// RemovedAgent is an agent removed from the cluster, and when.
+type RemovedAgent struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	AgentId       *v1.AgentID            `protobuf:"bytes,1,req,name=agent_id,json=agentId" json:"agent_id,omitempty"`
+	Time          *v1.TimeInfo           `protobuf:"bytes,2,req,name=time" json:"time,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RemovedAgent) Reset() {
+	*x = RemovedAgent{}
+	mi := &file_plateau_v1_registry_proto_msgTypes[1]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RemovedAgent) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RemovedAgent) ProtoMessage() {}
+
+func (x *RemovedAgent) ProtoReflect() protoreflect.Message {
+	mi := &file_plateau_v1_registry_proto_msgTypes[1]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RemovedAgent.ProtoReflect.Descriptor instead.
+func (*RemovedAgent) Descriptor() ([]byte, []int) {
+	return file_plateau_v1_registry_proto_rawDescGZIP(), []int{1}
+}
+
+func (x *RemovedAgent) GetAgentId() *v1.AgentID {
+	if x != nil {
+		return x.AgentId
+	}
+	return nil
+}
+
+func (x *RemovedAgent) GetTime() *v1.TimeInfo {
+	if x != nil {
+		return x.Time
+	}
+	return nil
+}
+
+// ForgetAgents prunes agents from the unreachable and gone lists.
+type ForgetAgents struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	AgentIds      []*v1.AgentID          `protobuf:"bytes,1,rep,name=agent_ids,json=agentIds" json:"agent_ids,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ForgetAgents) Reset() {
+	*x = ForgetAgents{}
+	mi := &file_plateau_v1_registry_proto_msgTypes[2]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ForgetAgents) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ForgetAgents) ProtoMessage() {}
+
+func (x *ForgetAgents) ProtoReflect() protoreflect.Message {
+	mi := &file_plateau_v1_registry_proto_msgTypes[2]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ForgetAgents.ProtoReflect.Descriptor instead.
+func (*ForgetAgents) Descriptor() ([]byte, []int) {
+	return file_plateau_v1_registry_proto_rawDescGZIP(), []int{2}
+}
+
+func (x *ForgetAgents) GetAgentIds() []*v1.AgentID {
+	if x != nil {
+		return x.AgentIds
+	}
+	return nil
+}
+
 // MaintenanceUpdate replaces the maintenance state: the schedule
 // (UPDATE_MAINTENANCE_SCHEDULE) and the machines that are down
 // (START_MAINTENANCE, STOP_MAINTENANCE).
@@ -132,7 +249,7 @@ type MaintenanceUpdate struct {
 
 func (x *MaintenanceUpdate) Reset() {
 	*x = MaintenanceUpdate{}
-	mi := &file_plateau_v1_registry_proto_msgTypes[1]
+	mi := &file_plateau_v1_registry_proto_msgTypes[3]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -144,7 +261,7 @@ func (x *MaintenanceUpdate) String() string {
 func (*MaintenanceUpdate) ProtoMessage() {}
 
 func (x *MaintenanceUpdate) ProtoReflect() protoreflect.Message {
-	mi := &file_plateau_v1_registry_proto_msgTypes[1]
+	mi := &file_plateau_v1_registry_proto_msgTypes[3]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -157,7 +274,7 @@ func (x *MaintenanceUpdate) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MaintenanceUpdate.ProtoReflect.Descriptor instead.
 func (*MaintenanceUpdate) Descriptor() ([]byte, []int) {
-	return file_plateau_v1_registry_proto_rawDescGZIP(), []int{1}
+	return file_plateau_v1_registry_proto_rawDescGZIP(), []int{3}
 }
 
 func (x *MaintenanceUpdate) GetSchedule() *maintenance.Schedule {
@@ -187,7 +304,7 @@ type AgentResources struct {
 
 func (x *AgentResources) Reset() {
 	*x = AgentResources{}
-	mi := &file_plateau_v1_registry_proto_msgTypes[2]
+	mi := &file_plateau_v1_registry_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -199,7 +316,7 @@ func (x *AgentResources) String() string {
 func (*AgentResources) ProtoMessage() {}
 
 func (x *AgentResources) ProtoReflect() protoreflect.Message {
-	mi := &file_plateau_v1_registry_proto_msgTypes[2]
+	mi := &file_plateau_v1_registry_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -212,7 +329,7 @@ func (x *AgentResources) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AgentResources.ProtoReflect.Descriptor instead.
 func (*AgentResources) Descriptor() ([]byte, []int) {
-	return file_plateau_v1_registry_proto_rawDescGZIP(), []int{2}
+	return file_plateau_v1_registry_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *AgentResources) GetAgentId() *v1.AgentID {
@@ -244,6 +361,10 @@ type RegistryEntry struct {
 	//	*RegistryEntry_UpdateQuota
 	//	*RegistryEntry_UpdateAgentResources
 	//	*RegistryEntry_UpdateMaintenance
+	//	*RegistryEntry_MarkUnreachable
+	//	*RegistryEntry_MarkGone
+	//	*RegistryEntry_MarkReachable
+	//	*RegistryEntry_ForgetAgents
 	Entry         isRegistryEntry_Entry `protobuf_oneof:"entry"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -251,7 +372,7 @@ type RegistryEntry struct {
 
 func (x *RegistryEntry) Reset() {
 	*x = RegistryEntry{}
-	mi := &file_plateau_v1_registry_proto_msgTypes[3]
+	mi := &file_plateau_v1_registry_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -263,7 +384,7 @@ func (x *RegistryEntry) String() string {
 func (*RegistryEntry) ProtoMessage() {}
 
 func (x *RegistryEntry) ProtoReflect() protoreflect.Message {
-	mi := &file_plateau_v1_registry_proto_msgTypes[3]
+	mi := &file_plateau_v1_registry_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -276,7 +397,7 @@ func (x *RegistryEntry) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RegistryEntry.ProtoReflect.Descriptor instead.
 func (*RegistryEntry) Descriptor() ([]byte, []int) {
-	return file_plateau_v1_registry_proto_rawDescGZIP(), []int{3}
+	return file_plateau_v1_registry_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *RegistryEntry) GetEntry() isRegistryEntry_Entry {
@@ -358,6 +479,42 @@ func (x *RegistryEntry) GetUpdateMaintenance() *MaintenanceUpdate {
 	return nil
 }
 
+func (x *RegistryEntry) GetMarkUnreachable() *RemovedAgent {
+	if x != nil {
+		if x, ok := x.Entry.(*RegistryEntry_MarkUnreachable); ok {
+			return x.MarkUnreachable
+		}
+	}
+	return nil
+}
+
+func (x *RegistryEntry) GetMarkGone() *RemovedAgent {
+	if x != nil {
+		if x, ok := x.Entry.(*RegistryEntry_MarkGone); ok {
+			return x.MarkGone
+		}
+	}
+	return nil
+}
+
+func (x *RegistryEntry) GetMarkReachable() *v1.AgentID {
+	if x != nil {
+		if x, ok := x.Entry.(*RegistryEntry_MarkReachable); ok {
+			return x.MarkReachable
+		}
+	}
+	return nil
+}
+
+func (x *RegistryEntry) GetForgetAgents() *ForgetAgents {
+	if x != nil {
+		if x, ok := x.Entry.(*RegistryEntry_ForgetAgents); ok {
+			return x.ForgetAgents
+		}
+	}
+	return nil
+}
+
 type isRegistryEntry_Entry interface {
 	isRegistryEntry_Entry()
 }
@@ -394,6 +551,24 @@ type RegistryEntry_UpdateMaintenance struct {
 	UpdateMaintenance *MaintenanceUpdate `protobuf:"bytes,8,opt,name=update_maintenance,json=updateMaintenance,oneof"`
 }
 
+type RegistryEntry_MarkUnreachable struct {
+	// An agent became unreachable; marked gone (and so no longer
+	// unreachable); came back (no longer unreachable); pruned.
+	MarkUnreachable *RemovedAgent `protobuf:"bytes,9,opt,name=mark_unreachable,json=markUnreachable,oneof"`
+}
+
+type RegistryEntry_MarkGone struct {
+	MarkGone *RemovedAgent `protobuf:"bytes,10,opt,name=mark_gone,json=markGone,oneof"`
+}
+
+type RegistryEntry_MarkReachable struct {
+	MarkReachable *v1.AgentID `protobuf:"bytes,11,opt,name=mark_reachable,json=markReachable,oneof"`
+}
+
+type RegistryEntry_ForgetAgents struct {
+	ForgetAgents *ForgetAgents `protobuf:"bytes,12,opt,name=forget_agents,json=forgetAgents,oneof"`
+}
+
 func (*RegistryEntry_AdmitAgent) isRegistryEntry_Entry() {}
 
 func (*RegistryEntry_RemoveAgent) isRegistryEntry_Entry() {}
@@ -410,6 +585,14 @@ func (*RegistryEntry_UpdateAgentResources) isRegistryEntry_Entry() {}
 
 func (*RegistryEntry_UpdateMaintenance) isRegistryEntry_Entry() {}
 
+func (*RegistryEntry_MarkUnreachable) isRegistryEntry_Entry() {}
+
+func (*RegistryEntry_MarkGone) isRegistryEntry_Entry() {}
+
+func (*RegistryEntry_MarkReachable) isRegistryEntry_Entry() {}
+
+func (*RegistryEntry_ForgetAgents) isRegistryEntry_Entry() {}
+
 type WeightsUpdate struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Weights       []*v1.WeightInfo       `protobuf:"bytes,1,rep,name=weights" json:"weights,omitempty"`
@@ -419,7 +602,7 @@ type WeightsUpdate struct {
 
 func (x *WeightsUpdate) Reset() {
 	*x = WeightsUpdate{}
-	mi := &file_plateau_v1_registry_proto_msgTypes[4]
+	mi := &file_plateau_v1_registry_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -431,7 +614,7 @@ func (x *WeightsUpdate) String() string {
 func (*WeightsUpdate) ProtoMessage() {}
 
 func (x *WeightsUpdate) ProtoReflect() protoreflect.Message {
-	mi := &file_plateau_v1_registry_proto_msgTypes[4]
+	mi := &file_plateau_v1_registry_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -444,7 +627,7 @@ func (x *WeightsUpdate) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WeightsUpdate.ProtoReflect.Descriptor instead.
 func (*WeightsUpdate) Descriptor() ([]byte, []int) {
-	return file_plateau_v1_registry_proto_rawDescGZIP(), []int{4}
+	return file_plateau_v1_registry_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *WeightsUpdate) GetWeights() []*v1.WeightInfo {
@@ -465,7 +648,7 @@ type QuotaUpdate struct {
 
 func (x *QuotaUpdate) Reset() {
 	*x = QuotaUpdate{}
-	mi := &file_plateau_v1_registry_proto_msgTypes[5]
+	mi := &file_plateau_v1_registry_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -477,7 +660,7 @@ func (x *QuotaUpdate) String() string {
 func (*QuotaUpdate) ProtoMessage() {}
 
 func (x *QuotaUpdate) ProtoReflect() protoreflect.Message {
-	mi := &file_plateau_v1_registry_proto_msgTypes[5]
+	mi := &file_plateau_v1_registry_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -490,7 +673,7 @@ func (x *QuotaUpdate) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use QuotaUpdate.ProtoReflect.Descriptor instead.
 func (*QuotaUpdate) Descriptor() ([]byte, []int) {
-	return file_plateau_v1_registry_proto_rawDescGZIP(), []int{5}
+	return file_plateau_v1_registry_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *QuotaUpdate) GetConfigs() []*quota.QuotaConfig {
@@ -505,7 +688,7 @@ var File_plateau_v1_registry_proto protoreflect.FileDescriptor
 const file_plateau_v1_registry_proto_rawDesc = "" +
 	"\n" +
 	"\x19plateau/v1/registry.proto\x12\n" +
-	"plateau.v1\x1a\x14mesos/v1/mesos.proto\x1a&mesos/v1/maintenance/maintenance.proto\x1a\x1amesos/v1/quota/quota.proto\"\xdb\x02\n" +
+	"plateau.v1\x1a\x14mesos/v1/mesos.proto\x1a&mesos/v1/maintenance/maintenance.proto\x1a\x1amesos/v1/quota/quota.proto\"\xc5\x03\n" +
 	"\bRegistry\x12+\n" +
 	"\x06agents\x18\x01 \x03(\v2\x13.mesos.v1.AgentInfoR\x06agents\x127\n" +
 	"\n" +
@@ -514,13 +697,20 @@ const file_plateau_v1_registry_proto_rawDesc = "" +
 	"\aweights\x18\x03 \x03(\v2\x14.mesos.v1.WeightInfoR\aweights\x123\n" +
 	"\x06quotas\x18\x04 \x03(\v2\x1b.mesos.v1.quota.QuotaConfigR\x06quotas\x12C\n" +
 	"\x0fagent_resources\x18\x05 \x03(\v2\x1a.plateau.v1.AgentResourcesR\x0eagentResources\x12?\n" +
-	"\vmaintenance\x18\x06 \x01(\v2\x1d.plateau.v1.MaintenanceUpdateR\vmaintenance\"\x89\x01\n" +
+	"\vmaintenance\x18\x06 \x01(\v2\x1d.plateau.v1.MaintenanceUpdateR\vmaintenance\x12:\n" +
+	"\vunreachable\x18\a \x03(\v2\x18.plateau.v1.RemovedAgentR\vunreachable\x12,\n" +
+	"\x04gone\x18\b \x03(\v2\x18.plateau.v1.RemovedAgentR\x04gone\"d\n" +
+	"\fRemovedAgent\x12,\n" +
+	"\bagent_id\x18\x01 \x02(\v2\x11.mesos.v1.AgentIDR\aagentId\x12&\n" +
+	"\x04time\x18\x02 \x02(\v2\x12.mesos.v1.TimeInfoR\x04time\">\n" +
+	"\fForgetAgents\x12.\n" +
+	"\tagent_ids\x18\x01 \x03(\v2\x11.mesos.v1.AgentIDR\bagentIds\"\x89\x01\n" +
 	"\x11MaintenanceUpdate\x12:\n" +
 	"\bschedule\x18\x01 \x01(\v2\x1e.mesos.v1.maintenance.ScheduleR\bschedule\x128\n" +
 	"\rdown_machines\x18\x02 \x03(\v2\x13.mesos.v1.MachineIDR\fdownMachines\"p\n" +
 	"\x0eAgentResources\x12,\n" +
 	"\bagent_id\x18\x01 \x02(\v2\x11.mesos.v1.AgentIDR\aagentId\x120\n" +
-	"\tresources\x18\x02 \x03(\v2\x12.mesos.v1.ResourceR\tresources\"\xb2\x04\n" +
+	"\tresources\x18\x02 \x03(\v2\x12.mesos.v1.ResourceR\tresources\"\xaf\x06\n" +
 	"\rRegistryEntry\x126\n" +
 	"\vadmit_agent\x18\x01 \x01(\v2\x13.mesos.v1.AgentInfoH\x00R\n" +
 	"admitAgent\x126\n" +
@@ -530,7 +720,12 @@ const file_plateau_v1_registry_proto_rawDesc = "" +
 	"\x0eupdate_weights\x18\x05 \x01(\v2\x19.plateau.v1.WeightsUpdateH\x00R\rupdateWeights\x12<\n" +
 	"\fupdate_quota\x18\x06 \x01(\v2\x17.plateau.v1.QuotaUpdateH\x00R\vupdateQuota\x12R\n" +
 	"\x16update_agent_resources\x18\a \x01(\v2\x1a.plateau.v1.AgentResourcesH\x00R\x14updateAgentResources\x12N\n" +
-	"\x12update_maintenance\x18\b \x01(\v2\x1d.plateau.v1.MaintenanceUpdateH\x00R\x11updateMaintenanceB\a\n" +
+	"\x12update_maintenance\x18\b \x01(\v2\x1d.plateau.v1.MaintenanceUpdateH\x00R\x11updateMaintenance\x12E\n" +
+	"\x10mark_unreachable\x18\t \x01(\v2\x18.plateau.v1.RemovedAgentH\x00R\x0fmarkUnreachable\x127\n" +
+	"\tmark_gone\x18\n" +
+	" \x01(\v2\x18.plateau.v1.RemovedAgentH\x00R\bmarkGone\x12:\n" +
+	"\x0emark_reachable\x18\v \x01(\v2\x11.mesos.v1.AgentIDH\x00R\rmarkReachable\x12?\n" +
+	"\rforget_agents\x18\f \x01(\v2\x18.plateau.v1.ForgetAgentsH\x00R\fforgetAgentsB\a\n" +
 	"\x05entry\"?\n" +
 	"\rWeightsUpdate\x12.\n" +
 	"\aweights\x18\x01 \x03(\v2\x14.mesos.v1.WeightInfoR\aweights\"D\n" +
@@ -549,50 +744,62 @@ func file_plateau_v1_registry_proto_rawDescGZIP() []byte {
 	return file_plateau_v1_registry_proto_rawDescData
 }
 
-var file_plateau_v1_registry_proto_msgTypes = make([]protoimpl.MessageInfo, 6)
+var file_plateau_v1_registry_proto_msgTypes = make([]protoimpl.MessageInfo, 8)
 var file_plateau_v1_registry_proto_goTypes = []any{
 	(*Registry)(nil),             // 0: plateau.v1.Registry
-	(*MaintenanceUpdate)(nil),    // 1: plateau.v1.MaintenanceUpdate
-	(*AgentResources)(nil),       // 2: plateau.v1.AgentResources
-	(*RegistryEntry)(nil),        // 3: plateau.v1.RegistryEntry
-	(*WeightsUpdate)(nil),        // 4: plateau.v1.WeightsUpdate
-	(*QuotaUpdate)(nil),          // 5: plateau.v1.QuotaUpdate
-	(*v1.AgentInfo)(nil),         // 6: mesos.v1.AgentInfo
-	(*v1.FrameworkInfo)(nil),     // 7: mesos.v1.FrameworkInfo
-	(*v1.WeightInfo)(nil),        // 8: mesos.v1.WeightInfo
-	(*quota.QuotaConfig)(nil),    // 9: mesos.v1.quota.QuotaConfig
-	(*maintenance.Schedule)(nil), // 10: mesos.v1.maintenance.Schedule
-	(*v1.MachineID)(nil),         // 11: mesos.v1.MachineID
+	(*RemovedAgent)(nil),         // 1: plateau.v1.RemovedAgent
+	(*ForgetAgents)(nil),         // 2: plateau.v1.ForgetAgents
+	(*MaintenanceUpdate)(nil),    // 3: plateau.v1.MaintenanceUpdate
+	(*AgentResources)(nil),       // 4: plateau.v1.AgentResources
+	(*RegistryEntry)(nil),        // 5: plateau.v1.RegistryEntry
+	(*WeightsUpdate)(nil),        // 6: plateau.v1.WeightsUpdate
+	(*QuotaUpdate)(nil),          // 7: plateau.v1.QuotaUpdate
+	(*v1.AgentInfo)(nil),         // 8: mesos.v1.AgentInfo
+	(*v1.FrameworkInfo)(nil),     // 9: mesos.v1.FrameworkInfo
+	(*v1.WeightInfo)(nil),        // 10: mesos.v1.WeightInfo
+	(*quota.QuotaConfig)(nil),    // 11: mesos.v1.quota.QuotaConfig
 	(*v1.AgentID)(nil),           // 12: mesos.v1.AgentID
-	(*v1.Resource)(nil),          // 13: mesos.v1.Resource
-	(*v1.FrameworkID)(nil),       // 14: mesos.v1.FrameworkID
+	(*v1.TimeInfo)(nil),          // 13: mesos.v1.TimeInfo
+	(*maintenance.Schedule)(nil), // 14: mesos.v1.maintenance.Schedule
+	(*v1.MachineID)(nil),         // 15: mesos.v1.MachineID
+	(*v1.Resource)(nil),          // 16: mesos.v1.Resource
+	(*v1.FrameworkID)(nil),       // 17: mesos.v1.FrameworkID
 }
 var file_plateau_v1_registry_proto_depIdxs = []int32{
-	6,  // 0: plateau.v1.Registry.agents:type_name -> mesos.v1.AgentInfo
-	7,  // 1: plateau.v1.Registry.frameworks:type_name -> mesos.v1.FrameworkInfo
-	8,  // 2: plateau.v1.Registry.weights:type_name -> mesos.v1.WeightInfo
-	9,  // 3: plateau.v1.Registry.quotas:type_name -> mesos.v1.quota.QuotaConfig
-	2,  // 4: plateau.v1.Registry.agent_resources:type_name -> plateau.v1.AgentResources
-	1,  // 5: plateau.v1.Registry.maintenance:type_name -> plateau.v1.MaintenanceUpdate
-	10, // 6: plateau.v1.MaintenanceUpdate.schedule:type_name -> mesos.v1.maintenance.Schedule
-	11, // 7: plateau.v1.MaintenanceUpdate.down_machines:type_name -> mesos.v1.MachineID
-	12, // 8: plateau.v1.AgentResources.agent_id:type_name -> mesos.v1.AgentID
-	13, // 9: plateau.v1.AgentResources.resources:type_name -> mesos.v1.Resource
-	6,  // 10: plateau.v1.RegistryEntry.admit_agent:type_name -> mesos.v1.AgentInfo
-	12, // 11: plateau.v1.RegistryEntry.remove_agent:type_name -> mesos.v1.AgentID
-	7,  // 12: plateau.v1.RegistryEntry.add_framework:type_name -> mesos.v1.FrameworkInfo
-	14, // 13: plateau.v1.RegistryEntry.remove_framework:type_name -> mesos.v1.FrameworkID
-	4,  // 14: plateau.v1.RegistryEntry.update_weights:type_name -> plateau.v1.WeightsUpdate
-	5,  // 15: plateau.v1.RegistryEntry.update_quota:type_name -> plateau.v1.QuotaUpdate
-	2,  // 16: plateau.v1.RegistryEntry.update_agent_resources:type_name -> plateau.v1.AgentResources
-	1,  // 17: plateau.v1.RegistryEntry.update_maintenance:type_name -> plateau.v1.MaintenanceUpdate
-	8,  // 18: plateau.v1.WeightsUpdate.weights:type_name -> mesos.v1.WeightInfo
-	9,  // 19: plateau.v1.QuotaUpdate.configs:type_name -> mesos.v1.quota.QuotaConfig
-	20, // [20:20] is the sub-list for method output_type
-	20, // [20:20] is the sub-list for method input_type
-	20, // [20:20] is the sub-list for extension type_name
-	20, // [20:20] is the sub-list for extension extendee
-	0,  // [0:20] is the sub-list for field type_name
+	8,  // 0: plateau.v1.Registry.agents:type_name -> mesos.v1.AgentInfo
+	9,  // 1: plateau.v1.Registry.frameworks:type_name -> mesos.v1.FrameworkInfo
+	10, // 2: plateau.v1.Registry.weights:type_name -> mesos.v1.WeightInfo
+	11, // 3: plateau.v1.Registry.quotas:type_name -> mesos.v1.quota.QuotaConfig
+	4,  // 4: plateau.v1.Registry.agent_resources:type_name -> plateau.v1.AgentResources
+	3,  // 5: plateau.v1.Registry.maintenance:type_name -> plateau.v1.MaintenanceUpdate
+	1,  // 6: plateau.v1.Registry.unreachable:type_name -> plateau.v1.RemovedAgent
+	1,  // 7: plateau.v1.Registry.gone:type_name -> plateau.v1.RemovedAgent
+	12, // 8: plateau.v1.RemovedAgent.agent_id:type_name -> mesos.v1.AgentID
+	13, // 9: plateau.v1.RemovedAgent.time:type_name -> mesos.v1.TimeInfo
+	12, // 10: plateau.v1.ForgetAgents.agent_ids:type_name -> mesos.v1.AgentID
+	14, // 11: plateau.v1.MaintenanceUpdate.schedule:type_name -> mesos.v1.maintenance.Schedule
+	15, // 12: plateau.v1.MaintenanceUpdate.down_machines:type_name -> mesos.v1.MachineID
+	12, // 13: plateau.v1.AgentResources.agent_id:type_name -> mesos.v1.AgentID
+	16, // 14: plateau.v1.AgentResources.resources:type_name -> mesos.v1.Resource
+	8,  // 15: plateau.v1.RegistryEntry.admit_agent:type_name -> mesos.v1.AgentInfo
+	12, // 16: plateau.v1.RegistryEntry.remove_agent:type_name -> mesos.v1.AgentID
+	9,  // 17: plateau.v1.RegistryEntry.add_framework:type_name -> mesos.v1.FrameworkInfo
+	17, // 18: plateau.v1.RegistryEntry.remove_framework:type_name -> mesos.v1.FrameworkID
+	6,  // 19: plateau.v1.RegistryEntry.update_weights:type_name -> plateau.v1.WeightsUpdate
+	7,  // 20: plateau.v1.RegistryEntry.update_quota:type_name -> plateau.v1.QuotaUpdate
+	4,  // 21: plateau.v1.RegistryEntry.update_agent_resources:type_name -> plateau.v1.AgentResources
+	3,  // 22: plateau.v1.RegistryEntry.update_maintenance:type_name -> plateau.v1.MaintenanceUpdate
+	1,  // 23: plateau.v1.RegistryEntry.mark_unreachable:type_name -> plateau.v1.RemovedAgent
+	1,  // 24: plateau.v1.RegistryEntry.mark_gone:type_name -> plateau.v1.RemovedAgent
+	12, // 25: plateau.v1.RegistryEntry.mark_reachable:type_name -> mesos.v1.AgentID
+	2,  // 26: plateau.v1.RegistryEntry.forget_agents:type_name -> plateau.v1.ForgetAgents
+	10, // 27: plateau.v1.WeightsUpdate.weights:type_name -> mesos.v1.WeightInfo
+	11, // 28: plateau.v1.QuotaUpdate.configs:type_name -> mesos.v1.quota.QuotaConfig
+	29, // [29:29] is the sub-list for method output_type
+	29, // [29:29] is the sub-list for method input_type
+	29, // [29:29] is the sub-list for extension type_name
+	29, // [29:29] is the sub-list for extension extendee
+	0,  // [0:29] is the sub-list for field type_name
 }
 
 func init() { file_plateau_v1_registry_proto_init() }
@@ -600,7 +807,7 @@ func file_plateau_v1_registry_proto_init() {
 	if File_plateau_v1_registry_proto != nil {
 		return
 	}
-	file_plateau_v1_registry_proto_msgTypes[3].OneofWrappers = []any{
+	file_plateau_v1_registry_proto_msgTypes[5].OneofWrappers = []any{
 		(*RegistryEntry_AdmitAgent)(nil),
 		(*RegistryEntry_RemoveAgent)(nil),
 		(*RegistryEntry_AddFramework)(nil),
@@ -609,6 +816,10 @@ func file_plateau_v1_registry_proto_init() {
 		(*RegistryEntry_UpdateQuota)(nil),
 		(*RegistryEntry_UpdateAgentResources)(nil),
 		(*RegistryEntry_UpdateMaintenance)(nil),
+		(*RegistryEntry_MarkUnreachable)(nil),
+		(*RegistryEntry_MarkGone)(nil),
+		(*RegistryEntry_MarkReachable)(nil),
+		(*RegistryEntry_ForgetAgents)(nil),
 	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
@@ -616,7 +827,7 @@ func file_plateau_v1_registry_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_plateau_v1_registry_proto_rawDesc), len(file_plateau_v1_registry_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   6,
+			NumMessages:   8,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

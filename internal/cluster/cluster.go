@@ -71,7 +71,7 @@ type Cluster struct {
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
 
-	proxies      []*proxy
+	proxies      []*Proxy
 	mcfg         master.Config
 	log          *slog.Logger
 	stopMaster   context.CancelFunc
@@ -143,13 +143,13 @@ func New(opts Options) (*Cluster, error) {
 		acfg := agent.DefaultConfig()
 		acfg.Master = m.Addr()
 		if opts.Partitionable {
-			p, err := newProxy(m.Addr())
+			p, err := NewProxy(m.Addr())
 			if err != nil {
 				c.Stop()
 				return nil, err
 			}
 			c.proxies = append(c.proxies, p)
-			acfg.Master = p.addr()
+			acfg.Master = p.Addr()
 		}
 		acfg.IP, acfg.Port = "127.0.0.1", 0
 		acfg.WorkDir = filepath.Join(opts.WorkDir, fmt.Sprintf("agent-%d", i))
@@ -221,10 +221,10 @@ func (c *Cluster) RestartMaster() error {
 }
 
 // Partition cuts agent i off from the master (Partitionable clusters).
-func (c *Cluster) Partition(i int) { c.proxies[i].setCut(true) }
+func (c *Cluster) Partition(i int) { c.proxies[i].SetCut(true) }
 
 // Heal restores agent i's link to the master.
-func (c *Cluster) Heal(i int) { c.proxies[i].setCut(false) }
+func (c *Cluster) Heal(i int) { c.proxies[i].SetCut(false) }
 
 // Stop stops the agents (and their executors) and the master.
 func (c *Cluster) Stop() {
@@ -232,7 +232,7 @@ func (c *Cluster) Stop() {
 	c.stopMaster()
 	c.wg.Wait()
 	for _, p := range c.proxies {
-		p.close()
+		p.Close()
 	}
 }
 

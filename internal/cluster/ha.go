@@ -25,8 +25,8 @@ type Masters struct {
 }
 
 // StartMasters starts n masters that name each other as --peers, with
-// their work dirs under dir.
-func StartMasters(n int, dir string, electionTimeout time.Duration, log *slog.Logger) (*Masters, error) {
+// their work dirs under dir; tune adjusts their configuration.
+func StartMasters(n int, dir string, electionTimeout time.Duration, log *slog.Logger, tune ...func(*master.Config)) (*Masters, error) {
 	h := &Masters{}
 	for range n {
 		addr, err := portPair()
@@ -47,6 +47,9 @@ func StartMasters(n int, dir string, electionTimeout time.Duration, log *slog.Lo
 		cfg.AllocationInterval = 100 * time.Millisecond
 		if electionTimeout > 0 {
 			cfg.RaftElectionTimeout = electionTimeout
+		}
+		for _, f := range tune {
+			f(&cfg)
 		}
 		h.cfgs = append(h.cfgs, cfg)
 	}

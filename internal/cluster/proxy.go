@@ -6,9 +6,9 @@ import (
 	"sync"
 )
 
-// proxy forwards TCP connections to a target and can cut them, to make
+// Proxy forwards TCP connections to a target and can cut them, to make
 // network partitions between an agent and its master.
-type proxy struct {
+type Proxy struct {
 	ln     net.Listener
 	target string
 
@@ -17,19 +17,21 @@ type proxy struct {
 	cut   bool
 }
 
-func newProxy(target string) (*proxy, error) {
+// NewProxy relays connections to target until closed.
+func NewProxy(target string) (*Proxy, error) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return nil, err
 	}
-	p := &proxy{ln: ln, target: target, conns: map[net.Conn]struct{}{}}
+	p := &Proxy{ln: ln, target: target, conns: map[net.Conn]struct{}{}}
 	go p.serve()
 	return p, nil
 }
 
-func (p *proxy) addr() string { return p.ln.Addr().String() }
+// Addr is where to connect through the proxy.
+func (p *Proxy) Addr() string { return p.ln.Addr().String() }
 
-func (p *proxy) serve() {
+func (p *Proxy) serve() {
 	for {
 		in, err := p.ln.Accept()
 		if err != nil {
@@ -53,7 +55,7 @@ func (p *proxy) serve() {
 	}
 }
 
-func (p *proxy) track(cs ...net.Conn) {
+func (p *Proxy) track(cs ...net.Conn) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	for _, c := range cs {
@@ -61,7 +63,7 @@ func (p *proxy) track(cs ...net.Conn) {
 	}
 }
 
-func (p *proxy) pipe(dst, src net.Conn) {
+func (p *Proxy) pipe(dst, src net.Conn) {
 	_, _ = io.Copy(dst, src)
 	dst.Close()
 	src.Close()
@@ -71,8 +73,8 @@ func (p *proxy) pipe(dst, src net.Conn) {
 	p.mu.Unlock()
 }
 
-// setCut cuts every connection and refuses new ones, or heals.
-func (p *proxy) setCut(cut bool) {
+// SetCut cuts every connection and refuses new ones, or heals.
+func (p *Proxy) SetCut(cut bool) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.cut = cut
@@ -83,7 +85,8 @@ func (p *proxy) setCut(cut bool) {
 	}
 }
 
-func (p *proxy) close() {
-	p.setCut(true)
+// Close stops the proxy.
+func (p *Proxy) Close() {
+	p.SetCut(true)
 	p.ln.Close()
 }

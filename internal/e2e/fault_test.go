@@ -30,8 +30,9 @@ var order = map[mesos.TaskState]int{
 }
 
 // A seeded, reproducible run of faults under a workload: three masters and
-// two agents; tasks are launched while masters are killed and restarted
-// and agents are SIGKILLed and restarted, and weights are changed. Then
+// two agents; tasks are launched while masters are killed and restarted,
+// agents are SIGKILLed and restarted or cut off and healed, and weights are
+// changed. Then
 // every task launched is accounted for exactly once, its states only moved
 // forward, none ran twice, and every acknowledged weight is still there.
 // PLATEAU_FAULT_SEED replays a run; the seed and the faults are logged.
@@ -43,12 +44,12 @@ func TestSeededFaults(t *testing.T) {
 	t.Logf("seed %d (PLATEAU_FAULT_SEED=%d replays these faults)", seed, seed)
 	rng := rand.New(rand.NewPCG(uint64(seed), 0))
 
-	h, err := cluster.StartMasters(3, t.TempDir(), 300*time.Millisecond, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	h, err := cluster.StartMasters(3, t.TempDir(), 300*time.Millisecond, slog.New(slog.NewTextHandler(io.Discard, nil)),
+		func(c *masterConfig) { c.AgentPingTimeout, c.MaxAgentPingTimeouts = 300*time.Millisecond, 2 })
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(h.Stop)
-	list := strings.Join(h.Addrs, ",")
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	leader := func() string {
@@ -63,13 +64,32 @@ func TestSeededFaults(t *testing.T) {
 		return h.Addrs[l]
 	}
 
+	// Each agent reaches each master through a proxy of its own, which a
+	// partition cuts.
 	type agentHost struct {
-		dir, addr string
-		p         *agentProcess
+		dir, addr, masters string
+		proxies            []*cluster.Proxy
+		p                  *agentProcess
 	}
 	agents := []*agentHost{{dir: t.TempDir(), addr: freeAddr(t)}, {dir: t.TempDir(), addr: freeAddr(t)}}
 	for _, a := range agents {
-		a.p = startAgentProcess(t, list, a.dir, a.addr)
+		var via []string
+		for _, m := range h.Addrs {
+			px, err := cluster.NewProxy(m)
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(px.Close)
+			a.proxies = append(a.proxies, px)
+			via = append(via, px.Addr())
+		}
+		a.masters = strings.Join(via, ",")
+		a.p = startAgentProcess(t, a.masters, a.dir, a.addr)
+	}
+	partition := func(a *agentHost, cut bool) {
+		for _, px := range a.proxies {
+			px.SetCut(cut)
+		}
 	}
 	activeAgents := func() float64 { return cluster.Metrics(leader())["master/slaves_active"] }
 	waitFor(t, "the agents to register", func() bool { return activeAgents() == 2 })
@@ -125,10 +145,10 @@ func TestSeededFaults(t *testing.T) {
 	var launched []string
 	weights := map[string]float64{}
 	var faults []string
-	downMaster, downAgent := -1, -1
+	downMaster, downAgent, cutAgent := -1, -1, -1
 	for step := 0; step < 14; step++ {
 		drain()
-		switch action := rng.IntN(5); {
+		switch action := rng.IntN(6); {
 		case action <= 1: // launch a task on an offer, if one comes
 			var offer *mesos.Offer
 			for k, ev := range s.kept {
@@ -163,11 +183,21 @@ func TestSeededFaults(t *testing.T) {
 			downMaster = rng.IntN(3)
 			faults = append(faults, fmt.Sprintf("step %d: kill master %d", step, downMaster))
 			h.Kill(downMaster)
+		case action == 5: // an agent is cut off from the masters, or healed
+			if cutAgent >= 0 {
+				faults = append(faults, fmt.Sprintf("step %d: heal agent %d", step, cutAgent))
+				partition(agents[cutAgent], false)
+				cutAgent = -1
+				continue
+			}
+			cutAgent = rng.IntN(2)
+			faults = append(faults, fmt.Sprintf("step %d: partition agent %d", step, cutAgent))
+			partition(agents[cutAgent], true)
 		default: // an agent is SIGKILLed, or the one that was comes back
 			if downAgent >= 0 {
 				faults = append(faults, fmt.Sprintf("step %d: restart agent %d", step, downAgent))
 				a := agents[downAgent]
-				a.p = startAgentProcess(t, list, a.dir, a.addr)
+				a.p = startAgentProcess(t, a.masters, a.dir, a.addr)
 				downAgent = -1
 				continue
 			}
@@ -187,7 +217,10 @@ func TestSeededFaults(t *testing.T) {
 	}
 	if downAgent >= 0 {
 		a := agents[downAgent]
-		a.p = startAgentProcess(t, list, a.dir, a.addr)
+		a.p = startAgentProcess(t, a.masters, a.dir, a.addr)
+	}
+	if cutAgent >= 0 {
+		partition(agents[cutAgent], false)
 	}
 	waitFor(t, "both agents back", func() bool { return activeAgents() == 2 })
 	waitFor(t, "every task launched to be accounted for", func() bool {

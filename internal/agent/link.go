@@ -9,6 +9,7 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/keepalive"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
 
@@ -20,6 +21,10 @@ import (
 
 // maxRegistrationBackoff caps the wait between registration attempts.
 const maxRegistrationBackoff = 30 * time.Second
+
+// masterPingInterval is how often the agent pings a silent master, and how
+// long it waits for the answer (gRPC makes it at least 10 s).
+const masterPingInterval = 10 * time.Second
 
 // linkLoop keeps the agent connected to its master: it opens the
 // AgentLink stream, (re-)registers, relays messages both ways, and starts
@@ -88,7 +93,11 @@ func (a *Agent) conn(addr string) (*grpc.ClientConn, error) {
 	if c := a.conns[addr]; c != nil {
 		return c, nil
 	}
-	c, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	c, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()),
+		// Pings find a master that vanished without closing the
+		// connection (its host cut off), so that the agent looks for the
+		// new leader.
+		grpc.WithKeepaliveParams(keepalive.ClientParameters{Time: masterPingInterval, Timeout: masterPingInterval, PermitWithoutStream: true}))
 	if err != nil {
 		return nil, err
 	}

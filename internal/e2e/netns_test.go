@@ -151,7 +151,8 @@ func (h *netHosts) heal(i int) {
 
 // Masters and an agent on hosts of their own: the leader is killed under
 // a running task, the agent is cut off and healed, the agent is SIGKILLed
-// and restarted, and every master is restarted at once. The task runs throughout, nothing acknowledged is
+// and restarted, the leader's host is cut off, and every master is
+// restarted at once. The task runs throughout, nothing acknowledged is
 // lost.
 func TestMultiHostFailures(t *testing.T) {
 	h := newNetHosts(t, 4)
@@ -245,7 +246,22 @@ func TestMultiHostFailures(t *testing.T) {
 	waitFor(t, "the restarted agent to register", func() bool { return agentsOn(leader()) == 1 })
 	running(s)
 
-	// 4. Every master restarts at once.
+	// 4. The leader's host is cut off: the two others elect a leader and
+	// the agent follows; the old leader, alone, stops leading (and stops,
+	// as Mesos's masters do); healed and restarted, it joins as a standby.
+	l = leader()
+	h.cut(l)
+	masters = without(masters, l)
+	nl = leader()
+	waitFor(t, "the agent to follow the leader elected across the partition", func() bool { return agentsOn(nl) == 1 })
+	s = subscribe(t, h.ip(nl)+":5050", encodings[0], info)
+	running(s)
+	h.heal(l)
+	h.kill(l)
+	startMaster(l)
+	masters = append(masters, l)
+
+	// 5. Every master restarts at once.
 	for _, i := range masters {
 		h.kill(i)
 	}

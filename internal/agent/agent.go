@@ -16,6 +16,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -31,6 +32,7 @@ import (
 	"github.com/plateau/plateau/internal/containerizer"
 	"github.com/plateau/plateau/internal/fetcher"
 	"github.com/plateau/plateau/internal/files"
+	"github.com/plateau/plateau/internal/flagenv"
 	"github.com/plateau/plateau/internal/queue"
 	"github.com/plateau/plateau/internal/resources"
 	"github.com/plateau/plateau/internal/version"
@@ -285,23 +287,13 @@ func agentVersion() string { return version.MesosVersion }
 
 // hasIsolator reports whether --isolation names an isolator.
 func hasIsolator(isolation, name string) bool {
-	for _, iso := range strings.Split(isolation, ",") {
-		if strings.TrimSpace(iso) == name {
-			return true
-		}
-	}
-	return false
+	return slices.Contains(flagenv.List(isolation), name)
 }
 
 // newContainerizer picks the isolation: --isolation's, or the strongest
 // the host allows (cgroups as root, posix otherwise, said at start).
 func newContainerizer(cfg *Config, log *slog.Logger) (containerizer.Containerizer, error) {
-	var isolators []string
-	for _, iso := range strings.Split(cfg.Isolation, ",") {
-		if iso = strings.TrimSpace(iso); iso != "" {
-			isolators = append(isolators, iso)
-		}
-	}
+	isolators := flagenv.List(cfg.Isolation)
 	explicit := len(isolators) > 0
 	if !explicit {
 		isolators = []string{containerizer.IsolatorCgroupsCPU, containerizer.IsolatorCgroupsMem, containerizer.IsolatorCgroupsPids}

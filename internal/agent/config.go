@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/plateau/plateau/internal/containerizer"
+	"github.com/plateau/plateau/internal/flagenv"
 	"github.com/plateau/plateau/internal/zk"
 
 	"github.com/plateau/plateau/internal/resources"
@@ -143,9 +144,9 @@ func (c *Config) Validate() error {
 	if c.Recover != "reconnect" && c.Recover != "cleanup" {
 		errs = append(errs, fmt.Errorf("--recover must be reconnect or cleanup, not %q", c.Recover))
 	}
-	for _, iso := range strings.Split(c.Isolation, ",") {
-		switch strings.TrimSpace(iso) {
-		case "", containerizer.IsolatorCgroupsCPU, containerizer.IsolatorCgroupsMem, containerizer.IsolatorCgroupsPids,
+	for _, iso := range flagenv.List(c.Isolation) {
+		switch iso {
+		case containerizer.IsolatorCgroupsCPU, containerizer.IsolatorCgroupsMem, containerizer.IsolatorCgroupsPids,
 			containerizer.IsolatorPosixCPU, containerizer.IsolatorPosixMem, containerizer.IsolatorNamespacesPID, IsolatorDiskDu, containerizer.IsolatorFilesystemLinux:
 		default:
 			errs = append(errs, fmt.Errorf("--isolation: unknown isolator %q", iso))
@@ -208,12 +209,4 @@ func parseBytes(s string) (int64, error) {
 }
 
 // masters is --master as a list.
-func (c *Config) masters() []string {
-	var out []string
-	for _, m := range strings.Split(c.Master, ",") {
-		if m = strings.TrimSpace(m); m != "" {
-			out = append(out, m)
-		}
-	}
-	return out
-}
+func (c *Config) masters() []string { return flagenv.List(c.Master) }

@@ -43,3 +43,15 @@ func Parse(fs *flag.FlagSet, args []string, getenv func(string) string) error {
 	})
 	return errors.Join(errs...)
 }
+
+// List splits a comma-separated flag value (--master, --peers,
+// --isolation, --roles) into its trimmed, non-empty items.
+func List(s string) []string {
+	var out []string
+	for _, item := range strings.Split(s, ",") {
+		if item = strings.TrimSpace(item); item != "" {
+			out = append(out, item)
+		}
+	}
+	return out
+}

@@ -46,3 +46,17 @@ func TestParse(t *testing.T) {
 		})
 	}
 }
+
+func TestList(t *testing.T) {
+	for in, want := range map[string]string{
+		"":                     "",
+		"a":                    "a",
+		" a , b,,c ":           "a|b|c",
+		",":                    "",
+		"m1:5050, m2:5050 ,  ": "m1:5050|m2:5050",
+	} {
+		if got := strings.Join(List(in), "|"); got != want {
+			t.Errorf("List(%q) = %q, want %q", in, got, want)
+		}
+	}
+}

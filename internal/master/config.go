@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/plateau/plateau/internal/flagenv"
 	"github.com/plateau/plateau/internal/resources"
 	"github.com/plateau/plateau/internal/zk"
 )
@@ -217,15 +218,7 @@ func (c *Config) Validate() error {
 }
 
 // peers is --peers as a list.
-func (c *Config) peers() []string {
-	var out []string
-	for _, p := range strings.Split(c.Peers, ",") {
-		if p = strings.TrimSpace(p); p != "" {
-			out = append(out, p)
-		}
-	}
-	return out
-}
+func (c *Config) peers() []string { return flagenv.List(c.Peers) }
 
 // raftPortOffset places a master's Raft port after its HTTP port,
 // skipping the agent's default (5050: 5052).

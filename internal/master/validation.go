@@ -3,12 +3,14 @@ package master
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"unicode"
 
 	"google.golang.org/protobuf/proto"
 
 	mesos "github.com/plateau/plateau/internal/api/mesos/v1"
+	"github.com/plateau/plateau/internal/flagenv"
 	"github.com/plateau/plateau/internal/resources"
 )
 
@@ -101,12 +103,7 @@ func (m *Master) roleAllowed(role string) bool {
 	if m.cfg.Roles == "" || role == "*" {
 		return true
 	}
-	for _, r := range strings.Split(m.cfg.Roles, ",") {
-		if strings.TrimSpace(r) == role {
-			return true
-		}
-	}
-	return false
+	return slices.Contains(flagenv.List(m.cfg.Roles), role)
 }
 
 // validateTask checks a task launched against an offer as Mesos's

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/plateau/plateau/internal/cgrouptest"
+	"github.com/plateau/plateau/internal/testenv"
 )
 
 // needV2 returns the host's cgroup v2 tree (/sys/fs/cgroup on a v2-only
@@ -24,11 +25,7 @@ import (
 func needV2(t *testing.T) string {
 	t.Helper()
 	skip := func(format string, args ...any) string {
-		msg := fmt.Sprintf(format, args...)
-		if os.Getenv("PLATEAU_TEST_STRICT") != "" {
-			t.Fatalf("cgroup v2 unavailable (%s); PLATEAU_TEST_STRICT forbids skipping", msg)
-		}
-		t.Skipf("cgroup v2 unavailable here: %s", msg)
+		testenv.Unavailable(t, "cgroup v2 unavailable here: "+format, args...)
 		return ""
 	}
 	if os.Geteuid() != 0 {

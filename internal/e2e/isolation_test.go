@@ -26,6 +26,7 @@ import (
 	"github.com/plateau/plateau/internal/client"
 	"github.com/plateau/plateau/internal/cluster"
 	"github.com/plateau/plateau/internal/containerizer"
+	"github.com/plateau/plateau/internal/testenv"
 )
 
 // needCgroups skips (or, under PLATEAU_TEST_STRICT, fails) where the
@@ -41,10 +42,7 @@ func needCgroups(t *testing.T) {
 		}
 		err = fmt.Errorf("no cgroup v1 memory hierarchy at /sys/fs/cgroup/memory")
 	}
-	if os.Getenv("PLATEAU_TEST_STRICT") != "" {
-		t.Fatalf("cgroups isolation unavailable (%v); PLATEAU_TEST_STRICT forbids skipping", err)
-	}
-	t.Skipf("cgroups isolation unavailable here (needs root and cgroup v1): %v", err)
+	testenv.Unavailable(t, "cgroups isolation unavailable here (needs root and cgroup v1): %v", err)
 }
 
 // isolatedCluster runs an agent with cgroups isolation under a cgroup of

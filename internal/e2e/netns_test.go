@@ -17,6 +17,7 @@ import (
 	schedcalls "github.com/mesos/mesos-go/api/v1/lib/scheduler/calls"
 
 	"github.com/plateau/plateau/internal/cluster"
+	"github.com/plateau/plateau/internal/testenv"
 )
 
 // netHosts are hosts of their own on this machine: network namespaces,
@@ -49,11 +50,7 @@ func sh(t *testing.T, args ...string) {
 func newNetHosts(t *testing.T, n int) *netHosts {
 	t.Helper()
 	if _, err := exec.LookPath("ip"); err != nil || os.Geteuid() != 0 {
-		msg := "multi-host tests need root and iproute2 (network namespaces)"
-		if os.Getenv("PLATEAU_TEST_STRICT") != "" {
-			t.Fatal(msg + "; PLATEAU_TEST_STRICT forbids skipping")
-		}
-		t.Skip(msg)
+		testenv.Unavailable(t, "multi-host tests need root and iproute2 (network namespaces)")
 	}
 	id := os.Getpid() % 100000
 	h := &netHosts{t: t, prefix: fmt.Sprintf("pl%d", id), subnet: fmt.Sprintf("10.213.%d", id%250), n: n, procs: map[int]*hostProc{}}

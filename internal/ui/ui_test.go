@@ -17,6 +17,7 @@ import (
 	"github.com/plateau/plateau/internal/client"
 	"github.com/plateau/plateau/internal/cluster"
 	"github.com/plateau/plateau/internal/resources"
+	"github.com/plateau/plateau/internal/testenv"
 )
 
 func TestMain(m *testing.M) {
@@ -32,10 +33,7 @@ func chromium(t *testing.T) string {
 			return path
 		}
 	}
-	if os.Getenv("PLATEAU_TEST_STRICT") != "" {
-		t.Fatal("no chromium to drive the web UI with; PLATEAU_TEST_STRICT forbids skipping (Debian: apt-get install chromium)")
-	}
-	t.Skip("no chromium here to drive the web UI with (Debian: apt-get install chromium)")
+	testenv.Unavailable(t, "no chromium here to drive the web UI with (Debian: apt-get install chromium)")
 	return ""
 }
 

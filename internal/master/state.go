@@ -1,8 +1,6 @@
 package master
 
 import (
-	"unsafe"
-
 	"bufio"
 	"encoding/json"
 	"fmt"
@@ -12,6 +10,7 @@ import (
 	"sort"
 	"strconv"
 	"time"
+	"unsafe"
 
 	"github.com/plateau/plateau/internal/api/codec"
 
@@ -253,9 +252,9 @@ func (f frameworkSnapshot) appendJSON(b []byte) ([]byte, error) {
 	}
 	b = append(b, fb[:len(fb)-1]...)
 	b = append(b, `,"tasks":[`...)
-	b = append(b, appendTasks(f.tasks)...)
+	b = appendTasks(b, f.tasks)
 	b = append(b, `],"completed_tasks":[`...)
-	b = append(b, appendTasks(f.completedTasks)...)
+	b = appendTasks(b, f.completedTasks)
 	return append(b, "]}"...), nil
 }
 

@@ -92,9 +92,8 @@ func tasksFingerprint(tasks []*mesos.Task, salt uint64) uint64 {
 	return uint64(f)
 }
 
-// appendTasks renders a task list's elements.
-func appendTasks(tasks []*mesos.Task) []byte {
-	var b []byte
+// appendTasks appends a task list's elements to b.
+func appendTasks(b []byte, tasks []*mesos.Task) []byte {
 	for i, t := range tasks {
 		if i > 0 {
 			b = append(b, ',')

@@ -3,12 +3,14 @@ package client
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"strings"
 
 	"github.com/plateau/plateau/internal/api/codec"
 	masterpb "github.com/plateau/plateau/internal/api/mesos/v1/master"
+	"github.com/plateau/plateau/internal/flagenv"
 	"github.com/plateau/plateau/internal/zk"
 )
 
@@ -38,7 +40,7 @@ func (o *Operator) Call(ctx context.Context, call *masterpb.Call) (*masterpb.Res
 	}
 	var resp *http.Response
 	var lastErr error
-	for _, m := range strings.Split(masters, ",") {
+	for _, m := range masters {
 		for hops := 0; hops < 3; hops++ {
 			resp, lastErr = o.post(ctx, client, m, body)
 			if lastErr != nil || resp.StatusCode != http.StatusTemporaryRedirect {
@@ -102,15 +104,19 @@ func (o *Operator) GetState(ctx context.Context) (*masterpb.Response_GetState, e
 	return r.GetGetState(), nil
 }
 
-// resolve turns a zk:// URL into the leader's host:port; other master
-// lists are returned as they are.
-func resolve(ctx context.Context, master string) (string, error) {
-	if !zk.IsURL(master) {
-		return master, nil
+// resolve lists the masters to try, in turn: the leader's host:port for
+// a zk:// URL, else those of a "host:port,host:port" list.
+func resolve(ctx context.Context, master string) ([]string, error) {
+	if zk.IsURL(master) {
+		leader, err := zk.Leader(ctx, master)
+		if err != nil {
+			return nil, fmt.Errorf("finding the leading master in %s: %w", master, err)
+		}
+		return []string{leader}, nil
 	}
-	leader, err := zk.Leader(ctx, master)
-	if err != nil {
-		return "", fmt.Errorf("finding the leading master in %s: %w", master, err)
+	masters := flagenv.List(master)
+	if len(masters) == 0 {
+		return nil, errors.New("no master given (host:port, a list of them, or zk://host:port/path)")
 	}
-	return leader, nil
+	return masters, nil
 }

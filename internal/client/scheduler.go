@@ -78,9 +78,9 @@ func (s *Scheduler) Subscribe(ctx context.Context, info *mesos.FrameworkInfo) (*
 		return nil, err
 	}
 	var resp *http.Response
-	for _, m := range strings.Split(masters, ",") {
+	for _, m := range masters {
 		one := *s
-		one.Master = strings.TrimSpace(m)
+		one.Master = m
 		if resp, err = one.post(ctx, call, ""); err == nil {
 			break
 		}

@@ -11,15 +11,21 @@ import (
 	"github.com/plateau/plateau/internal/master"
 )
 
+// benchmarks are the names runBench knows.
+const benchmarks = "launch|allocator|containerizer|state|failover"
+
 // runBench runs one of Plateau's benchmarks and prints its result as one
 // JSON line.
 func runBench(ctx context.Context, env Env, args []string) error {
 	if len(args) == 0 {
-		return usageError{fmt.Errorf("which benchmark? plateau bench launch|allocator|containerizer|state|failover")}
+		return usageError{fmt.Errorf("which benchmark? plateau bench %s", benchmarks)}
 	}
 	var result any
 	var err error
 	switch args[0] {
+	case "-h", "-help", "--help", "help":
+		fmt.Fprintf(env.Stdout, "Usage: plateau bench %s [flags]\n\nEach benchmark prints its result as one JSON line; 'plateau bench NAME --help' lists its flags.\nThe figures and the commands behind them are in docs/benchmarks.md.\n", benchmarks)
+		return nil
 	case "launch":
 		fs := newFlagSet("bench launch", "bench launch [flags]", env)
 		var o bench.LaunchOptions
@@ -75,7 +81,7 @@ func runBench(ctx context.Context, env Env, args []string) error {
 		defer cancel()
 		result, err = bench.Failover(ctx, o)
 	default:
-		return usageError{fmt.Errorf("unknown benchmark %q (known: launch, allocator, containerizer, state, failover)", args[0])}
+		return usageError{fmt.Errorf("unknown benchmark %q (known: %s)", args[0], benchmarks)}
 	}
 	if err != nil {
 		return err

@@ -63,7 +63,7 @@ var commands = map[string]command{
 	"executor":    {"the command executor (started by the agent)", runExecutor},
 	"dev":         {"run a master and an agent on this machine, in the foreground", runDev},
 	"run":         {"run one command as a task on the cluster, like mesos-execute", runRun},
-	"bench":       {"measure Plateau: bench launch", runBench},
+	"bench":       {"measure Plateau: bench launch|allocator|containerizer|state|failover", runBench},
 	"version":     {"print the version", runVersion},
 	"agents":      {"list the cluster's agents", runAgents},
 	"frameworks":  {"list the cluster's frameworks", runFrameworks},
@@ -121,7 +121,7 @@ func usage(w io.Writer) {
 	}
 	sort.Strings(names)
 	for _, n := range names {
-		fmt.Fprintf(w, "  %-10s %s\n", n, commands[n].summary)
+		fmt.Fprintf(w, "  %-12s %s\n", n, commands[n].summary)
 	}
 	fmt.Fprintf(w, "\nEvery flag --name can also be set as %sNAME. Run 'plateau <command> --help' for its flags.\n", flagenv.Prefix)
 }

@@ -65,6 +65,13 @@ func TestBadInvocations(t *testing.T) {
 	}
 }
 
+func TestBenchHelpListsTheBenchmarks(t *testing.T) {
+	code, stdout, _ := run(t, nil, "bench", "--help")
+	if code != 0 || !strings.Contains(stdout, "launch|allocator|containerizer|state|failover") {
+		t.Fatalf("bench --help: exit %d, %q; want exit 0 and the benchmarks' names", code, stdout)
+	}
+}
+
 func TestHelpExplainsEveryFlag(t *testing.T) {
 	for _, cmd := range []string{"master", "agent", "dev", "run"} {
 		code, stdout, _ := run(t, nil, cmd, "--help")

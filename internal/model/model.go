@@ -4,9 +4,10 @@
 package model
 
 import (
+	"cmp"
 	"encoding/json"
 	"fmt"
-	"sort"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -42,49 +43,123 @@ func Task(t *mesos.Task) map[string]any {
 }
 
 // Resources is Mesos's JSON model of Resources: scalar totals by
-// name (cpus, gpus, mem and disk always present) and ranges as text.
+// name (cpus, gpus, mem and disk always present), ranges and sets as text.
 func Resources(rs []*mesos.Resource) map[string]any {
-	// The four common scalars are summed in locals: this runs for every
-	// task, framework and agent of /master/state.
-	var cpus, gpus, mem, disk float64
+	var buf [8]summaryEntry
 	model := map[string]any{}
-	var ranges map[string][]*mesos.Value_Range
+	for _, e := range summarize(rs, buf[:0]) {
+		if e.typ == mesos.Value_SCALAR {
+			model[e.name] = roundMilli(e.scalar)
+		} else {
+			model[e.name] = e.text()
+		}
+	}
+	return model
+}
+
+// summaryEntry is one key of the resources model: the resources of a
+// name, summed.
+type summaryEntry struct {
+	name   string
+	typ    mesos.Value_Type
+	scalar float64
+	ranges []*mesos.Value_Range
+	set    []string
+	// ownRanges is set once ranges is a copy, no longer a record's list.
+	ownRanges bool
+}
+
+// summarize sums resources by name into entries (appended to buf), sorted
+// by name. The four common scalars are always there; this runs for every
+// task, framework and agent of /master/state, so it avoids maps.
+func summarize(rs []*mesos.Resource, buf []summaryEntry) []summaryEntry {
+	entries := append(buf, summaryEntry{name: "cpus"}, summaryEntry{name: "disk"}, summaryEntry{name: "gpus"}, summaryEntry{name: "mem"})
+	sorted := true
 	for _, r := range rs {
+		if t := r.GetType(); t != mesos.Value_SCALAR && t != mesos.Value_RANGES && t != mesos.Value_SET {
+			continue
+		}
+		var e *summaryEntry
+		switch name := r.GetName(); name {
+		case "cpus":
+			e = &entries[0]
+		case "disk":
+			e = &entries[1]
+		case "gpus":
+			e = &entries[2]
+		case "mem":
+			e = &entries[3]
+		default:
+			for i := 4; i < len(entries); i++ {
+				if entries[i].name == name {
+					e = &entries[i]
+					break
+				}
+			}
+			if e == nil {
+				sorted = sorted && name > entries[len(entries)-1].name
+				entries = append(entries, summaryEntry{name: name, typ: r.GetType()})
+				e = &entries[len(entries)-1]
+			}
+		}
+		if e.typ != r.GetType() { // a name of two types: the last one wins
+			*e = summaryEntry{name: e.name, typ: r.GetType()}
+		}
 		switch r.GetType() {
 		case mesos.Value_SCALAR:
-			v := r.GetScalar().GetValue()
-			switch r.GetName() {
-			case "cpus":
-				cpus += v
-			case "gpus":
-				gpus += v
-			case "mem":
-				mem += v
-			case "disk":
-				disk += v
-			default:
-				old, _ := model[r.GetName()].(float64)
-				model[r.GetName()] = roundMilli(old + v)
-			}
+			e.scalar += r.GetScalar().GetValue()
 		case mesos.Value_RANGES:
-			if ranges == nil {
-				ranges = map[string][]*mesos.Value_Range{}
+			switch {
+			case e.ranges == nil: // the record's own list, copied before any change
+				e.ranges = r.GetRanges().GetRange()
+			case !e.ownRanges:
+				e.ranges, e.ownRanges = append(slices.Clone(e.ranges), r.GetRanges().GetRange()...), true
+			default:
+				e.ranges = append(e.ranges, r.GetRanges().GetRange()...)
 			}
-			ranges[r.GetName()] = append(ranges[r.GetName()], r.GetRanges().GetRange()...)
 		case mesos.Value_SET:
-			model[r.GetName()] = "{" + strings.Join(r.GetSet().GetItem(), ",") + "}"
+			e.set = r.GetSet().GetItem()
 		}
 	}
-	for name, rs := range ranges {
-		sort.Slice(rs, func(i, j int) bool { return rs[i].GetBegin() < rs[j].GetBegin() })
-		parts := make([]string, len(rs))
-		for i, r := range rs {
-			parts[i] = fmt.Sprintf("%d-%d", r.GetBegin(), r.GetEnd())
-		}
-		model[name] = "[" + strings.Join(parts, ", ") + "]"
+	if !sorted {
+		slices.SortFunc(entries, func(a, b summaryEntry) int { return strings.Compare(a.name, b.name) })
 	}
-	model["cpus"], model["gpus"], model["mem"], model["disk"] = roundMilli(cpus), roundMilli(gpus), roundMilli(mem), roundMilli(disk)
-	return model
+	return entries
+}
+
+// text is a ranges or set entry's text: "[1-2, 5-9]" or "{a,b}".
+func (e *summaryEntry) text() string {
+	if e.typ == mesos.Value_SET {
+		return "{" + strings.Join(e.set, ",") + "}"
+	}
+	return string(e.appendRanges(nil))
+}
+
+// appendRanges appends a ranges entry's text, which needs no escaping in
+// JSON. Overlapping and adjacent ranges are merged, as adding Mesos's
+// Resources merges them.
+func (e *summaryEntry) appendRanges(b []byte) []byte {
+	byBegin := func(a, b *mesos.Value_Range) int { return cmp.Compare(a.GetBegin(), b.GetBegin()) }
+	if !slices.IsSortedFunc(e.ranges, byBegin) {
+		if !e.ownRanges {
+			e.ranges, e.ownRanges = slices.Clone(e.ranges), true
+		}
+		slices.SortFunc(e.ranges, byBegin)
+	}
+	b = append(b, '[')
+	for i := 0; i < len(e.ranges); {
+		begin, end := e.ranges[i].GetBegin(), e.ranges[i].GetEnd()
+		for i++; i < len(e.ranges) && e.ranges[i].GetBegin() <= end+1; i++ {
+			end = max(end, e.ranges[i].GetEnd())
+		}
+		if b[len(b)-1] != '[' {
+			b = append(b, ',', ' ')
+		}
+		b = strconv.AppendUint(b, begin, 10)
+		b = append(b, '-')
+		b = strconv.AppendUint(b, end, 10)
+	}
+	return append(b, ']')
 }
 
 func AttributeValue(a *mesos.Attribute) any {
@@ -166,39 +241,22 @@ func AppendTask(b []byte, t *mesos.Task) []byte {
 
 // AppendResources appends Resources' JSON model to b.
 func AppendResources(b []byte, rs []*mesos.Resource) []byte {
-	var cpus, gpus, mem, disk float64
-	var other map[string]any
-	for _, r := range rs {
-		if r.GetType() == mesos.Value_SCALAR {
-			switch r.GetName() {
-			case "cpus":
-				cpus += r.GetScalar().GetValue()
-				continue
-			case "gpus":
-				gpus += r.GetScalar().GetValue()
-				continue
-			case "mem":
-				mem += r.GetScalar().GetValue()
-				continue
-			case "disk":
-				disk += r.GetScalar().GetValue()
-				continue
-			}
+	var buf [8]summaryEntry
+	b = append(b, '{')
+	for i, e := range summarize(rs, buf[:0]) {
+		if i > 0 {
+			b = append(b, ',')
 		}
-		other = Resources(rs) // rare: fall back to the general model
-		break
+		b = codec.AppendString(b, e.name)
+		b = append(b, ':')
+		switch e.typ {
+		case mesos.Value_SCALAR:
+			b = strconv.AppendFloat(b, roundMilli(e.scalar), 'f', -1, 64)
+		case mesos.Value_RANGES:
+			b = append(e.appendRanges(append(b, '"')), '"')
+		default:
+			b = codec.AppendString(b, e.text())
+		}
 	}
-	if other != nil {
-		out, _ := json.Marshal(other)
-		return append(b, out...)
-	}
-	b = append(b, `{"cpus":`...)
-	b = strconv.AppendFloat(b, roundMilli(cpus), 'f', -1, 64)
-	b = append(b, `,"disk":`...)
-	b = strconv.AppendFloat(b, roundMilli(disk), 'f', -1, 64)
-	b = append(b, `,"gpus":`...)
-	b = strconv.AppendFloat(b, roundMilli(gpus), 'f', -1, 64)
-	b = append(b, `,"mem":`...)
-	b = strconv.AppendFloat(b, roundMilli(mem), 'f', -1, 64)
 	return append(b, '}')
 }

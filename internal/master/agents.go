@@ -152,7 +152,7 @@ func (m *Master) registerAgent(reg *plateaupb.RegisterAgent, link *agentLink) (s
 		}
 		m.alloc.AddAgent(id, allocator.Agent{Hostname: info.GetHostname()}, total, a.usedResources())
 		m.counts.agentRegistrations++
-		m.publish(&masterpb.Event{Type: masterpb.Event_AGENT_ADDED.Enum(), AgentAdded: &masterpb.Event_AgentAdded{Agent: a.snapshot(true).proto()}})
+		m.publish(&masterpb.Event{Type: masterpb.Event_AGENT_ADDED.Enum(), AgentAdded: &masterpb.Event_AgentAdded{Agent: a.snapshot().proto()}})
 		m.log.Info("agent registered", "agent", id, "hostname", info.GetHostname(), "endpoint", reg.GetEndpoint(), "resources", total.String())
 	}
 	link.out.Push(&plateaupb.MasterMessage{Message: &plateaupb.MasterMessage_Registered{Registered: &plateaupb.AgentRegistered{

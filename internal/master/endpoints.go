@@ -35,7 +35,6 @@ func (m *Master) serveFrameworks(w http.ResponseWriter, r *http.Request) {
 // serveSlaves is /master/slaves.
 func (m *Master) serveSlaves(w http.ResponseWriter, r *http.Request) {
 	m.withSnapshot(w, r, func(s *stateSnapshot) any {
-		s.fillUsage()
 		agents := []any{}
 		for _, a := range s.agents {
 			agents = append(agents, a.model())
@@ -153,11 +152,6 @@ func (m *Master) serveStateSummary(w http.ResponseWriter, r *http.Request) {
 		frameworks := []any{}
 		for _, f := range s.frameworks {
 			fm := f.model(false)
-			delete(fm, "tasks")
-			delete(fm, "completed_tasks")
-			delete(fm, "offers")
-			delete(fm, "executors")
-			delete(fm, "unreachable_tasks")
 			counts(fm)
 			agents := map[string]bool{}
 			for _, t := range append(f.tasks[:len(f.tasks):len(f.tasks)], f.completedTasks...) {
@@ -180,7 +174,6 @@ func (m *Master) serveStateSummary(w http.ResponseWriter, r *http.Request) {
 			fm["slave_ids"] = ids
 			frameworks = append(frameworks, fm)
 		}
-		s.fillUsage()
 		agents := []any{}
 		for _, a := range s.agents {
 			am := a.model()

@@ -385,7 +385,6 @@ func (s *stateSnapshot) getState() *masterpb.Response_GetState {
 }
 
 func (s *stateSnapshot) getAgents() *masterpb.Response_GetAgents {
-	s.fillUsage()
 	out := &masterpb.Response_GetAgents{}
 	for _, a := range s.agents {
 		out.Agents = append(out.Agents, a.proto())

@@ -36,7 +36,6 @@ type stateSnapshot struct {
 	start               time.Time
 	flags               map[string]string
 	weights             map[string]float64
-	usageFilled         bool
 	unreachableAgents   int
 	frameworks          []frameworkSnapshot
 	completedFrameworks []frameworkSnapshot
@@ -81,7 +80,7 @@ func (m *Master) snapshot() *stateSnapshot {
 		s.completedFrameworks = append(s.completedFrameworks, fw.snapshot())
 	}
 	for _, a := range m.agents {
-		s.agents = append(s.agents, a.snapshot(false))
+		s.agents = append(s.agents, a.snapshot())
 	}
 	return s
 }
@@ -108,32 +107,10 @@ func (fw *framework) snapshot() frameworkSnapshot {
 	return f
 }
 
-// snapshot copies an agent's record. Its used resources are gathered
-// only withUsage: a whole-state snapshot fills them in later, off the
-// loop, from the frameworks' tasks (fillUsage).
-func (a *agent) snapshot(withUsage bool) agentSnapshot {
+// snapshot copies an agent's record.
+func (a *agent) snapshot() agentSnapshot {
 	as := agentSnapshot{info: a.info, total: a.total, endpoint: a.endpoint, version: a.version, active: a.active && a.link != nil && !a.deactivated,
-		deactivated: a.deactivated, drain: a.drain,
-		registered: a.registered, reregistered: a.reregistered}
-	if !withUsage {
-		for _, o := range a.offers {
-			as.offered = append(as.offered, o.resources...)
-		}
-		return as
-	}
-	// Plain concatenation: summing is left to the readers, off the loop.
-	for _, tasks := range a.tasks {
-		for _, t := range tasks {
-			if !taskstate.IsTerminal(t.GetState()) {
-				as.used = append(as.used, t.GetResources()...)
-			}
-		}
-	}
-	for _, execs := range a.executors {
-		for _, e := range execs {
-			as.used = append(as.used, e.GetResources()...)
-		}
-	}
+		deactivated: a.deactivated, drain: a.drain, registered: a.registered, reregistered: a.reregistered, used: a.usedList()}
 	for _, o := range a.offers {
 		as.offered = append(as.offered, o.resources...)
 	}
@@ -146,30 +123,6 @@ func (m *Master) flagMap() map[string]string {
 		"ip": c.IP, "port": fmt.Sprint(c.Port), "hostname": c.Hostname, "work_dir": c.WorkDir,
 		"offer_timeout": c.OfferTimeout.String(), "allocation_interval": c.AllocationInterval.String(),
 		"heartbeat_interval": c.HeartbeatInterval.String(), "roles": c.Roles, "weights": c.Weights,
-	}
-}
-
-// fillUsage sets every agent's used resources from the frameworks' tasks
-// and executors. It runs once, off the loop, before the snapshot is read.
-func (s *stateSnapshot) fillUsage() {
-	if s.usageFilled {
-		return
-	}
-	s.usageFilled = true
-	used := map[string][]*mesos.Resource{}
-	for _, f := range s.frameworks {
-		for _, t := range f.tasks {
-			if !taskstate.IsTerminal(t.GetState()) {
-				id := t.GetAgentId().GetValue()
-				used[id] = append(used[id], t.GetResources()...)
-			}
-		}
-		for _, e := range f.executors {
-			used[e.agentID] = append(used[e.agentID], e.info.GetResources()...)
-		}
-	}
-	for i := range s.agents {
-		s.agents[i].used = used[s.agents[i].info.GetId().GetValue()]
 	}
 }
 
@@ -186,77 +139,83 @@ func (m *Master) serveState(w http.ResponseWriter, r *http.Request) {
 	}
 	w.Header().Set("Content-Type", "application/json")
 	bw := bufio.NewWriterSize(w, 256<<10)
-	m.stateJSON.begin()
 	_ = snap.write(bw, &m.stateJSON)
-	m.stateJSON.end()
 	_ = bw.Flush()
 }
 
-// write streams /master/state: the bulk (tasks) is rendered straight into
-// bytes, the rest through maps.
+// write streams /master/state: the head through a map, then each agent
+// and framework as a part that cache keeps between renders.
 func (s *stateSnapshot) write(w io.Writer, cache *stateCache) error {
-	s.fillUsage()
 	for _, fws := range [][]frameworkSnapshot{s.frameworks, s.completedFrameworks} {
 		sort.Slice(fws, func(i, j int) bool { return fws[i].info.GetId().GetValue() < fws[j].info.GetId().GetValue() })
 	}
-	b, err := json.Marshal(s.head())
+	head, err := json.Marshal(s.head())
 	if err != nil {
 		return err
 	}
-	b = append(b[:len(b)-1], `,"slaves":[`...)
-	for i, a := range s.agents {
-		if i > 0 {
-			b = append(b, ',')
-		}
-		b = append(b, cache.part(cache.agents, cache.next.agents, a.info.GetId().GetValue(), a.fingerprint(), func() []byte {
-			return a.appendJSON(nil)
-		})...)
-		if b, err = flushIfLarge(w, b); err != nil {
-			return err
-		}
+	reqs := make([]partRequest, 0, len(s.agents)+len(s.frameworks)+len(s.completedFrameworks))
+	for _, a := range s.agents {
+		reqs = append(reqs, partRequest{"slaves/" + a.info.GetId().GetValue(), a.fingerprint(), a, func() []byte { return a.appendJSON(nil) }})
 	}
-	for _, part := range []struct {
+	lists := []struct {
 		key string
 		fws []frameworkSnapshot
-	}{{"frameworks", s.frameworks}, {"completed_frameworks", s.completedFrameworks}} {
-		b = append(b, `],"`...)
-		b = append(b, part.key...)
-		b = append(b, `":[`...)
-		for i, f := range part.fws {
-			if i > 0 {
-				b = append(b, ',')
-			}
-			b = append(b, cache.part(cache.frameworks, cache.next.frameworks, part.key+"/"+f.info.GetId().GetValue(), f.fingerprint(), func() []byte {
-				fb, _ := f.appendJSON(nil)
-				return fb
-			})...)
-			if b, err = flushIfLarge(w, b); err != nil {
-				return err
-			}
+	}{{"slaves", nil}, {"frameworks", s.frameworks}, {"completed_frameworks", s.completedFrameworks}}
+	for _, l := range lists[1:] {
+		for _, f := range l.fws {
+			reqs = append(reqs, partRequest{l.key + "/" + f.info.GetId().GetValue(), f.fingerprint(), f, func() []byte { return f.appendJSON(nil) }})
 		}
 	}
-	b = append(b, "]}\n"...)
-	_, err = w.Write(b)
-	return err
+	parts := cache.resolve(reqs)
+	bw := errWriter{w: w}
+	bw.write(head[:len(head)-1])
+	counts := []int{len(s.agents), len(s.frameworks), len(s.completedFrameworks)}
+	for i, l := range lists {
+		bw.write([]byte(`,"` + l.key + `":[`))
+		for k, part := range parts[:counts[i]] {
+			if k > 0 {
+				bw.write([]byte{','})
+			}
+			bw.write(part)
+		}
+		parts = parts[counts[i]:]
+		bw.write([]byte{']'})
+	}
+	bw.write([]byte("}\n"))
+	return bw.err
 }
 
-// appendJSON appends a framework's model, with its tasks rendered
-// directly.
-func (f frameworkSnapshot) appendJSON(b []byte) ([]byte, error) {
-	fm := f.model(false)
-	delete(fm, "tasks")
-	delete(fm, "completed_tasks")
-	fb, err := json.Marshal(fm)
-	if err != nil {
-		return b, err
+// errWriter writes until the first error, and keeps it.
+type errWriter struct {
+	w   io.Writer
+	err error
+}
+
+func (e *errWriter) write(b []byte) {
+	if e.err == nil {
+		_, e.err = e.w.Write(b)
+	}
+}
+
+// appendJSON appends a framework's model, its lists rendered directly.
+func (f frameworkSnapshot) appendJSON(b []byte) []byte {
+	fb, _ := json.Marshal(f.model(false)) // maps of strings, numbers and bools
+	if b == nil {                         // most of a framework is its tasks: size for them
+		b = make([]byte, 0, len(fb)+taskJSONSize*(len(f.tasks)+len(f.completedTasks)+len(f.unreachableTasks)))
 	}
 	b = append(b, fb[:len(fb)-1]...)
-	b = append(b, `,"tasks":[`...)
-	b = appendTasks(b, f.tasks)
-	b = append(b, `],"completed_tasks":[`...)
-	b = appendTasks(b, f.completedTasks)
-	return append(b, "]}"...), nil
+	for _, list := range f.lists() {
+		b = append(b, `,"`...)
+		b = append(b, list.key...)
+		b = append(b, `":[`...)
+		b = list.append(b)
+		b = append(b, ']')
+	}
+	return append(b, '}')
 }
+
+// taskJSONSize is about the size of a task's JSON with one status.
+const taskJSONSize = 512
 
 // fingerprint identifies what appendJSON renders (see stateCache).
 func (f frameworkSnapshot) fingerprint() uint64 {
@@ -281,14 +240,6 @@ func (f frameworkSnapshot) fingerprint() uint64 {
 	return uint64(fp)
 }
 
-func flushIfLarge(w io.Writer, b []byte) ([]byte, error) {
-	if len(b) < 64<<10 {
-		return b, nil
-	}
-	_, err := w.Write(b)
-	return b[:0], err
-}
-
 func writeJSON(w http.ResponseWriter, r *http.Request, v any) {
 	w.Header().Set("Content-Type", "application/json")
 	enc := json.NewEncoder(w)
@@ -305,7 +256,6 @@ func writeJSON(w http.ResponseWriter, r *http.Request, v any) {
 
 // model builds Mesos's /master/state JSON layout.
 func (s *stateSnapshot) model() map[string]any {
-	s.fillUsage()
 	out := s.head()
 	var frameworks, completed, agents []any
 	for _, f := range s.frameworks {
@@ -390,15 +340,12 @@ func masterInfoModel(i *mesos.MasterInfo) map[string]any {
 	}
 }
 
-// model is a framework's JSON model; withTasks false leaves out its tasks
-// and completed tasks (for callers that render them themselves).
-func (f frameworkSnapshot) model(withTasks bool) map[string]any {
+// model is a framework's JSON model; withLists false leaves out its
+// lists (tasks, completed and unreachable tasks, offers and executors),
+// for callers that render them themselves or not at all.
+func (f frameworkSnapshot) model(withLists bool) map[string]any {
 	var used, offered []*mesos.Resource
-	tasks := make([]any, 0, len(f.tasks))
 	for _, t := range f.tasks {
-		if withTasks {
-			tasks = append(tasks, model.Task(t))
-		}
 		if !taskstate.IsTerminal(t.GetState()) {
 			used = append(used, t.GetResources()...)
 		}
@@ -406,30 +353,8 @@ func (f frameworkSnapshot) model(withTasks bool) map[string]any {
 	for _, e := range f.executors {
 		used = append(used, e.info.GetResources()...)
 	}
-	completed := make([]any, 0, len(f.completedTasks))
-	for _, t := range f.completedTasks {
-		if withTasks {
-			completed = append(completed, model.Task(t))
-		}
-	}
-	unreachable := make([]any, 0, len(f.unreachableTasks))
-	for _, t := range f.unreachableTasks {
-		unreachable = append(unreachable, model.Task(t))
-	}
-	offers := make([]any, 0, len(f.offers))
 	for _, o := range f.offers {
 		offered = append(offered, o.GetResources()...)
-		offers = append(offers, map[string]any{
-			"id": o.GetId().GetValue(), "framework_id": o.GetFrameworkId().GetValue(), "slave_id": o.GetAgentId().GetValue(),
-			"resources": model.Resources(o.GetResources()), "allocation_info": map[string]any{"role": o.GetAllocationInfo().GetRole()},
-		})
-	}
-	executors := make([]any, 0, len(f.executors))
-	for _, e := range f.executors {
-		executors = append(executors, map[string]any{
-			"executor_id": e.info.GetExecutorId().GetValue(), "name": e.info.GetName(), "framework_id": e.info.GetFrameworkId().GetValue(),
-			"slave_id": e.agentID, "resources": model.Resources(e.info.GetResources()),
-		})
 	}
 	var caps []string
 	for _, c := range f.info.GetCapabilities() {
@@ -443,12 +368,75 @@ func (f frameworkSnapshot) model(withTasks bool) map[string]any {
 		"active": f.active, "connected": f.connected, "recovered": false,
 		"registered_time": model.Seconds(f.registered), "unregistered_time": model.Seconds(f.unregistered),
 		"used_resources": model.Resources(used), "offered_resources": model.Resources(offered), "resources": model.Resources(append(used[:len(used):len(used)], offered...)),
-		"tasks": tasks, "completed_tasks": completed, "unreachable_tasks": unreachable, "offers": offers, "executors": executors,
 	}
 	if !f.reregistered.IsZero() {
 		out["reregistered_time"] = model.Seconds(f.reregistered)
 	}
+	if withLists {
+		for _, l := range f.lists() {
+			out[l.key] = json.RawMessage(append(l.append([]byte{'['}), ']'))
+		}
+	}
 	return out
+}
+
+// frameworkList is one of a framework's lists in its model, rendered by
+// appending its elements.
+type frameworkList struct {
+	key    string
+	append func([]byte) []byte
+}
+
+func (f frameworkSnapshot) lists() []frameworkList {
+	return []frameworkList{
+		{"tasks", func(b []byte) []byte { return appendTasks(b, f.tasks) }},
+		{"completed_tasks", func(b []byte) []byte { return appendTasks(b, f.completedTasks) }},
+		{"unreachable_tasks", func(b []byte) []byte { return appendTasks(b, f.unreachableTasks) }},
+		{"offers", f.appendOffers},
+		{"executors", f.appendExecutors},
+	}
+}
+
+// appendOffers appends the elements of a framework's "offers".
+func (f frameworkSnapshot) appendOffers(b []byte) []byte {
+	for i, o := range f.offers {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = append(b, `{"allocation_info":{"role":`...)
+		b = codec.AppendString(b, o.GetAllocationInfo().GetRole())
+		b = append(b, `},"framework_id":`...)
+		b = codec.AppendString(b, o.GetFrameworkId().GetValue())
+		b = append(b, `,"id":`...)
+		b = codec.AppendString(b, o.GetId().GetValue())
+		b = append(b, `,"resources":`...)
+		b = model.AppendResources(b, o.GetResources())
+		b = append(b, `,"slave_id":`...)
+		b = codec.AppendString(b, o.GetAgentId().GetValue())
+		b = append(b, '}')
+	}
+	return b
+}
+
+// appendExecutors appends the elements of a framework's "executors".
+func (f frameworkSnapshot) appendExecutors(b []byte) []byte {
+	for i, e := range f.executors {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = append(b, `{"executor_id":`...)
+		b = codec.AppendString(b, e.info.GetExecutorId().GetValue())
+		b = append(b, `,"framework_id":`...)
+		b = codec.AppendString(b, e.info.GetFrameworkId().GetValue())
+		b = append(b, `,"name":`...)
+		b = codec.AppendString(b, e.info.GetName())
+		b = append(b, `,"resources":`...)
+		b = model.AppendResources(b, e.info.GetResources())
+		b = append(b, `,"slave_id":`...)
+		b = codec.AppendString(b, e.agentID)
+		b = append(b, '}')
+	}
+	return b
 }
 
 func (a agentSnapshot) model() map[string]any {
@@ -476,23 +464,18 @@ func (a agentSnapshot) model() map[string]any {
 func (a agentSnapshot) fingerprint() uint64 {
 	var f fingerprint
 	f.addPtr(1, unsafe.Pointer(a.info))
-	f.add(2, uint64(len(a.total)))
-	if len(a.total) > 0 {
-		f.addPtr(3, unsafe.Pointer(&a.total[0]))
+	f.addSlice(2, unsafe.Pointer(unsafe.SliceData(a.total)), len(a.total))
+	f.addSlice(3, unsafe.Pointer(unsafe.SliceData(a.used)), len(a.used)) // a new list after each change
+	f.add(4, uint64(len(a.offered)))
+	for _, r := range a.offered {
+		f.addPtr(5, unsafe.Pointer(r))
 	}
-	for i, list := range [][]*mesos.Resource{a.used, a.offered} {
-		salt := uint64(10 * (i + 1))
-		f.add(salt, uint64(len(list)))
-		for _, r := range list {
-			f.addPtr(salt+1, unsafe.Pointer(r))
-		}
-	}
-	f.addBool(4, a.active)
-	f.addBool(5, a.deactivated)
-	f.addTime(6, a.registered)
-	f.addTime(7, a.reregistered)
-	f.add(8, uint64(len(a.endpoint)))
-	f.add(9, uint64(len(a.version)))
+	f.addBool(6, a.active)
+	f.addBool(7, a.deactivated)
+	f.addTime(8, a.registered)
+	f.addTime(9, a.reregistered)
+	f.addString(10, a.endpoint)
+	f.addString(11, a.version)
 	return uint64(f)
 }
 

@@ -23,6 +23,21 @@ func BenchmarkState(b *testing.B) {
 	}
 }
 
+// BenchmarkStateFirst renders /master/state with nothing cached, as the
+// first render after a master starts does.
+func BenchmarkStateFirst(b *testing.B) {
+	m := emulatedMaster(b, 10000, 100, 100000)
+	b.ResetTimer()
+	for b.Loop() {
+		m.stateJSON.parts = nil
+		w := &countingWriter{header: http.Header{}}
+		m.serveState(w, httptest.NewRequest("GET", "/master/state", nil))
+		if w.code != 0 || w.n < 1<<20 {
+			b.Fatalf("/master/state: status %d, %d bytes", w.code, w.n)
+		}
+	}
+}
+
 // emulatedMaster runs a master filled with emulated agents, frameworks
 // and running tasks until the test ends.
 func emulatedMaster(tb testing.TB, agents, frameworks, tasks int) *Master {

@@ -1,7 +1,10 @@
 package master
 
 import (
+	"hash/maphash"
+	"runtime"
 	"sync"
+	"sync/atomic"
 	"time"
 	"unsafe"
 
@@ -10,47 +13,73 @@ import (
 )
 
 // stateCache keeps the JSON of /master/state's large parts between
-// renders: each framework's task lists and each agent's object. A part is
-// reused while its fingerprint is unchanged. Task records, agent infos,
-// totals and offers are never changed in place (an update replaces the
-// record), so the pointers a part is rendered from identify its content:
-// the fingerprint is an order-independent hash of those pointers, plus
-// the few plain values rendered. Parts not used by a render are dropped
-// after it; renders take turns.
+// renders: each framework's object, with its task lists, and each agent's
+// object. A part is reused while its fingerprint is unchanged.
+//
+// Task records, agent infos, totals, usage lists and offers are never
+// changed in place (an update replaces the record), so the addresses of
+// the records a part is rendered from identify its content: the
+// fingerprint is an order-independent hash of those addresses, plus the
+// plain values rendered. A cached part pins the records it was rendered
+// from, so that no address it names can be reused for a new record while
+// it is kept. Parts not used by a render are dropped after it; renders
+// take turns.
 type stateCache struct {
-	mu         sync.Mutex
-	frameworks map[string]cachedPart
-	agents     map[string]cachedPart
-	next       *stateCache // the parts the current render used
+	mu    sync.Mutex
+	parts map[string]cachedPart
 }
 
 type cachedPart struct {
 	fp   uint64
 	json []byte
+	pins any
 }
 
-// begin starts a render; end must follow.
-func (c *stateCache) begin() {
+// partRequest asks for one part: its key, its fingerprint, the records
+// the fingerprint names, and how to render it.
+type partRequest struct {
+	key    string
+	fp     uint64
+	pins   any
+	render func() []byte
+}
+
+// resolve returns the JSON of each requested part: the cached one where
+// the fingerprint matches, else a new rendering. The parts to render are
+// shared among GOMAXPROCS goroutines, so a render with nothing cached (the
+// first after a master starts) uses every core.
+func (c *stateCache) resolve(reqs []partRequest) [][]byte {
 	c.mu.Lock()
-	c.next = &stateCache{frameworks: map[string]cachedPart{}, agents: map[string]cachedPart{}}
-}
-
-// end finishes a render: what it did not use is forgotten.
-func (c *stateCache) end() {
-	c.frameworks, c.agents, c.next = c.next.frameworks, c.next.agents, nil
-	c.mu.Unlock()
-}
-
-// part returns the cached JSON of a part if its fingerprint matches, else
-// renders it; either way the part is kept for the next render.
-func (c *stateCache) part(cache map[string]cachedPart, keep map[string]cachedPart, id string, fp uint64, render func() []byte) []byte {
-	if p, ok := cache[id]; ok && p.fp == fp {
-		keep[id] = p
-		return p.json
+	defer c.mu.Unlock()
+	out := make([][]byte, len(reqs))
+	var misses []int
+	for i, r := range reqs {
+		if p, ok := c.parts[r.key]; ok && p.fp == r.fp {
+			out[i] = p.json
+		} else {
+			misses = append(misses, i)
+		}
 	}
-	j := render()
-	keep[id] = cachedPart{fp, j}
-	return j
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for range min(runtime.GOMAXPROCS(0), len(misses)) {
+		wg.Go(func() {
+			for k := int(next.Add(1)) - 1; k < len(misses); k = int(next.Add(1)) - 1 {
+				out[misses[k]] = reqs[misses[k]].render()
+			}
+		})
+	}
+	wg.Wait()
+	parts := make(map[string]cachedPart, len(reqs))
+	for i, r := range reqs {
+		if p, ok := c.parts[r.key]; ok && p.fp == r.fp {
+			parts[r.key] = p // still pinning the records it was rendered from
+		} else {
+			parts[r.key] = cachedPart{r.fp, out[i], r.pins}
+		}
+	}
+	c.parts = parts
+	return out
 }
 
 // fingerprint accumulates an order-independent hash.
@@ -70,6 +99,17 @@ func mix(v uint64) uint64 {
 func (f *fingerprint) add(salt, v uint64) { *f += fingerprint(mix(v ^ mix(salt+0x9e3779b97f4a7c15))) }
 
 func (f *fingerprint) addPtr(salt uint64, p unsafe.Pointer) { f.add(salt, uint64(uintptr(p))) }
+
+// addSlice includes a list that is replaced, never changed, by its array
+// and length.
+func (f *fingerprint) addSlice(salt uint64, data unsafe.Pointer, n int) {
+	f.addPtr(salt, data)
+	f.add(salt+1, uint64(n))
+}
+
+var stringSeed = maphash.MakeSeed()
+
+func (f *fingerprint) addString(salt uint64, s string) { f.add(salt, maphash.String(stringSeed, s)) }
 
 func (f *fingerprint) addTime(salt uint64, t time.Time) { f.add(salt, uint64(t.UnixNano())) }
 

@@ -24,6 +24,7 @@ func TestStateCacheFollowsChanges(t *testing.T) {
 	type state struct {
 		Slaves []struct {
 			ID   string             `json:"id"`
+			PID  string             `json:"pid"`
 			Used map[string]float64 `json:"used_resources"`
 		} `json:"slaves"`
 		Frameworks []struct {
@@ -83,6 +84,25 @@ func TestStateCacheFollowsChanges(t *testing.T) {
 		if a.ID != agentID && a.Used["cpus"] != before {
 			t.Fatalf("agent %s's usage changed from %v to %v", a.ID, before, a.Used["cpus"])
 		}
+	}
+
+	// The agent moves to another address of as many characters.
+	pid := func(endpoint string) string {
+		if err := m.do(ctx, func() { m.agents[agentID].endpoint = endpoint }); err != nil {
+			t.Fatal(err)
+		}
+		s, _ := render()
+		for _, a := range s.Slaves {
+			if a.ID == agentID {
+				return a.PID
+			}
+		}
+		t.Fatalf("agent %s is not in /master/state", agentID)
+		return ""
+	}
+	pid("10.0.0.1:5051")
+	if got := pid("10.0.0.2:5051"); got != "slave(1)@10.0.0.2:5051" {
+		t.Fatalf("agent %s's pid is %s after it moved to 10.0.0.2:5051", agentID, got)
 	}
 }
 

@@ -251,6 +251,7 @@ func (m *Master) addTask(fw *framework, a *agent, t *mesos.Task) {
 		a.tasks[fw.id] = map[string]*mesos.Task{}
 	}
 	a.tasks[fw.id][id] = t
+	a.usedStale = true
 }
 
 func (m *Master) addExecutor(fw *framework, a *agent, e *mesos.ExecutorInfo) {
@@ -263,6 +264,7 @@ func (m *Master) addExecutor(fw *framework, a *agent, e *mesos.ExecutorInfo) {
 		a.executors[fw.id] = map[string]*mesos.ExecutorInfo{}
 	}
 	a.executors[fw.id][id] = e
+	a.usedStale = true
 }
 
 // removeExecutor forgets an executor and recovers its resources.
@@ -284,6 +286,7 @@ func (m *Master) removeExecutor(fw *framework, agentID, execID string) {
 			if len(execs) == 0 {
 				delete(a.executors, fw.id)
 			}
+			a.usedStale = true
 		}
 	}
 	if e != nil && len(e.GetResources()) > 0 {
@@ -347,6 +350,7 @@ func withState(t *mesos.Task, state mesos.TaskState, status *mesos.TaskStatus) *
 func (m *Master) replaceTask(a *agent, t *mesos.Task) {
 	fwID, id := t.GetFrameworkId().GetValue(), t.GetTaskId().GetValue()
 	a.tasks[fwID][id] = t
+	a.usedStale = true
 	if fw := m.frameworks[fwID]; fw != nil {
 		fw.tasks[id] = t
 	}
@@ -367,6 +371,7 @@ func (m *Master) removeTask(fw *framework, t *mesos.Task) {
 		if len(a.tasks[fw.id]) == 0 {
 			delete(a.tasks, fw.id)
 		}
+		a.usedStale = true
 	}
 	fw.completedTasks = append(fw.completedTasks, t)
 	if len(fw.completedTasks) > maxCompletedTasks {

@@ -120,6 +120,34 @@ type agent struct {
 	tasks map[string]map[string]*mesos.Task
 	// executors maps framework ID to executor ID to its info.
 	executors map[string]map[string]*mesos.ExecutorInfo
+	// used lists the resources of the live tasks and executors, for the
+	// state endpoints; usedStale marks it out of date after a change of
+	// tasks or executors (see usedList). Each new list is a new slice, so
+	// snapshots may keep the old one.
+	used      []*mesos.Resource
+	usedStale bool
+}
+
+// usedList is the resources of the agent's live tasks and executors,
+// listed again only after they changed.
+func (a *agent) usedList() []*mesos.Resource {
+	if !a.usedStale {
+		return a.used
+	}
+	a.used, a.usedStale = nil, false
+	for _, tasks := range a.tasks {
+		for _, t := range tasks {
+			if !taskstate.IsTerminal(t.GetState()) {
+				a.used = append(a.used, t.GetResources()...)
+			}
+		}
+	}
+	for _, execs := range a.executors {
+		for _, e := range execs {
+			a.used = append(a.used, e.GetResources()...)
+		}
+	}
+	return a.used
 }
 
 func (a *agent) send(msg *plateaupb.MasterMessage) {

@@ -1,0 +1,65 @@
+package master
+
+import (
+	"encoding/json"
+	"reflect"
+	"testing"
+	"time"
+
+	"google.golang.org/protobuf/proto"
+
+	mesos "github.com/plateau/plateau/internal/api/mesos/v1"
+	"github.com/plateau/plateau/internal/resources"
+)
+
+// A framework in /master/state has Mesos's layout: its offers and
+// executors as Mesos's model renders them, and its resources summed.
+func TestFrameworkJSONLayout(t *testing.T) {
+	offered, _ := resources.Parse("cpus:2;mem:64;ports:[31000-31009]", "*")
+	taskRes, _ := resources.Parse("cpus:0.5;mem:16", "*")
+	execRes, _ := resources.Parse("cpus:0.1;mem:32", "*")
+	id := func(v string) *string { return proto.String(v) }
+	f := frameworkSnapshot{
+		info:       &mesos.FrameworkInfo{Id: &mesos.FrameworkID{Value: id("fw")}, Name: id("web"), User: id("u"), Role: id("r")},
+		active:     true,
+		registered: time.Unix(100, 0),
+		tasks: []*mesos.Task{{TaskId: &mesos.TaskID{Value: id("t")}, Name: id("t"), State: mesos.TaskState_TASK_RUNNING.Enum(),
+			Resources: taskRes.Allocate("r")}},
+		offers: []*mesos.Offer{{Id: &mesos.OfferID{Value: id("o")}, FrameworkId: &mesos.FrameworkID{Value: id("fw")},
+			AgentId: &mesos.AgentID{Value: id("a")}, Hostname: id("h"), Resources: offered.Allocate("r"),
+			AllocationInfo: &mesos.Resource_AllocationInfo{Role: id("r")}}},
+		executors: []executorSnapshot{{info: &mesos.ExecutorInfo{ExecutorId: &mesos.ExecutorID{Value: id("e")}, Name: id("exec"),
+			FrameworkId: &mesos.FrameworkID{Value: id("fw")}, Resources: execRes}, agentID: "a"}},
+	}
+	var got map[string]any
+	if err := json.Unmarshal(f.appendJSON(nil), &got); err != nil {
+		t.Fatalf("a framework's JSON does not parse: %v", err)
+	}
+	want := map[string]any{
+		"offers": []any{map[string]any{"id": "o", "framework_id": "fw", "slave_id": "a", "allocation_info": map[string]any{"role": "r"},
+			"resources": map[string]any{"cpus": 2.0, "mem": 64.0, "disk": 0.0, "gpus": 0.0, "ports": "[31000-31009]"}}},
+		"executors": []any{map[string]any{"executor_id": "e", "name": "exec", "framework_id": "fw", "slave_id": "a",
+			"resources": map[string]any{"cpus": 0.1, "mem": 32.0, "disk": 0.0, "gpus": 0.0}}},
+		"used_resources":    map[string]any{"cpus": 0.6, "mem": 48.0, "disk": 0.0, "gpus": 0.0},
+		"offered_resources": map[string]any{"cpus": 2.0, "mem": 64.0, "disk": 0.0, "gpus": 0.0, "ports": "[31000-31009]"},
+		"resources":         map[string]any{"cpus": 2.6, "mem": 112.0, "disk": 0.0, "gpus": 0.0, "ports": "[31000-31009]"},
+		"unreachable_tasks": []any{},
+		"completed_tasks":   []any{},
+		"registered_time":   100.0,
+	}
+	for key, w := range want {
+		if !reflect.DeepEqual(got[key], w) {
+			t.Errorf("%s = %v, want %v", key, got[key], w)
+		}
+	}
+	if tasks, _ := got["tasks"].([]any); len(tasks) != 1 || tasks[0].(map[string]any)["id"] != "t" {
+		t.Errorf("tasks = %v, want the task t", got["tasks"])
+	}
+
+	// The whole-model path (?jsonp) renders the same.
+	var whole map[string]any
+	b, _ := json.Marshal(f.model(true))
+	if err := json.Unmarshal(b, &whole); err != nil || !reflect.DeepEqual(whole, got) {
+		t.Errorf("model(true) = %v\nappendJSON  = %v", whole, got)
+	}
+}

@@ -70,6 +70,17 @@ func State(ctx context.Context, o StateOptions) (StateResult, error) {
 		return res, err
 	}
 	defer sub.Close()
+	// The caller is settled once it has its first offers (the master
+	// offers it every agent): measuring starts there.
+	for {
+		ev, err := sub.Next()
+		if err != nil {
+			return res, err
+		}
+		if ev.GetType() == scheduler.Event_OFFERS {
+			break
+		}
+	}
 	go func() { // drain events
 		for {
 			if _, err := sub.Next(); err != nil {

@@ -7,6 +7,7 @@ import (
 	"io"
 	"maps"
 	"net/http"
+	"slices"
 	"sort"
 	"strconv"
 	"time"
@@ -72,7 +73,8 @@ type agentSnapshot struct {
 // snapshot copies the state's records. Runs on the loop.
 func (m *Master) snapshot() *stateSnapshot {
 	s := &stateSnapshot{info: m.info, start: m.start, flags: m.flagMap(), weights: maps.Clone(m.weights), unreachableAgents: len(m.unreachable),
-		leader: m.leaderHTTP(), elected: m.leading.Load()}
+		leader: m.leaderHTTP(), elected: m.leading.Load(),
+		frameworks: make([]frameworkSnapshot, 0, len(m.frameworks)), agents: make([]agentSnapshot, 0, len(m.agents))}
 	for _, fw := range m.frameworks {
 		s.frameworks = append(s.frameworks, fw.snapshot())
 	}
@@ -89,10 +91,8 @@ func (m *Master) snapshot() *stateSnapshot {
 func (fw *framework) snapshot() frameworkSnapshot {
 	f := frameworkSnapshot{info: fw.info, active: fw.active, connected: fw.stream != nil,
 		registered: fw.registered, reregistered: fw.reregistered, unregistered: fw.unregistered}
-	for _, t := range fw.tasks {
-		f.tasks = append(f.tasks, t)
-	}
-	f.completedTasks = append(f.completedTasks, fw.completedTasks...)
+	f.tasks = fw.tasksList()
+	f.completedTasks = slices.Clip(fw.completedTasks)
 	for _, t := range fw.unreachableTasks {
 		f.unreachableTasks = append(f.unreachableTasks, t)
 	}
@@ -110,7 +110,7 @@ func (fw *framework) snapshot() frameworkSnapshot {
 // snapshot copies an agent's record.
 func (a *agent) snapshot() agentSnapshot {
 	as := agentSnapshot{info: a.info, total: a.total, endpoint: a.endpoint, version: a.version, active: a.active && a.link != nil && !a.deactivated,
-		deactivated: a.deactivated, drain: a.drain, registered: a.registered, reregistered: a.reregistered, used: a.usedList()}
+		deactivated: a.deactivated, drain: a.drain, registered: a.registered, reregistered: a.reregistered, used: a.used}
 	for _, o := range a.offers {
 		as.offered = append(as.offered, o.resources...)
 	}
@@ -220,23 +220,23 @@ const taskJSONSize = 512
 // fingerprint identifies what appendJSON renders (see stateCache).
 func (f frameworkSnapshot) fingerprint() uint64 {
 	var fp fingerprint
-	fp.add(1, tasksFingerprint(f.tasks, 1))
-	fp.add(2, tasksFingerprint(f.completedTasks, 2))
-	fp.add(3, tasksFingerprint(f.unreachableTasks, 3))
-	fp.addPtr(4, unsafe.Pointer(f.info))
-	fp.add(5, uint64(len(f.executors)))
+	fp.addSlice(1, unsafe.Pointer(unsafe.SliceData(f.tasks)), len(f.tasks))
+	fp.addSlice(3, unsafe.Pointer(unsafe.SliceData(f.completedTasks)), len(f.completedTasks))
+	fp.add(5, tasksFingerprint(f.unreachableTasks, 5))
+	fp.addPtr(6, unsafe.Pointer(f.info))
+	fp.add(7, uint64(len(f.executors)))
 	for _, e := range f.executors {
-		fp.addPtr(6, unsafe.Pointer(e.info))
+		fp.addPtr(8, unsafe.Pointer(e.info))
 	}
-	fp.add(7, uint64(len(f.offers)))
+	fp.add(9, uint64(len(f.offers)))
 	for _, o := range f.offers {
-		fp.addPtr(8, unsafe.Pointer(o))
+		fp.addPtr(10, unsafe.Pointer(o))
 	}
-	fp.addBool(9, f.active)
-	fp.addBool(10, f.connected)
-	fp.addTime(11, f.registered)
-	fp.addTime(12, f.reregistered)
-	fp.addTime(13, f.unregistered)
+	fp.addBool(11, f.active)
+	fp.addBool(12, f.connected)
+	fp.addTime(13, f.registered)
+	fp.addTime(14, f.reregistered)
+	fp.addTime(15, f.unregistered)
 	return uint64(fp)
 }
 

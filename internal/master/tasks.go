@@ -244,14 +244,9 @@ func newTask(fw *framework, a *agent, ti *mesos.TaskInfo) *mesos.Task {
 }
 
 func (m *Master) addTask(fw *framework, a *agent, t *mesos.Task) {
-	id := t.GetTaskId().GetValue()
-	fw.tasks[id] = t
+	fw.setTask(t)
 	m.publish(&masterpb.Event{Type: masterpb.Event_TASK_ADDED.Enum(), TaskAdded: &masterpb.Event_TaskAdded{Task: t}})
-	if a.tasks[fw.id] == nil {
-		a.tasks[fw.id] = map[string]*mesos.Task{}
-	}
-	a.tasks[fw.id][id] = t
-	a.usedStale = true
+	a.putTask(fw.id, t)
 }
 
 func (m *Master) addExecutor(fw *framework, a *agent, e *mesos.ExecutorInfo) {
@@ -260,11 +255,7 @@ func (m *Master) addExecutor(fw *framework, a *agent, e *mesos.ExecutorInfo) {
 		fw.executors[a.id] = map[string]*mesos.ExecutorInfo{}
 	}
 	fw.executors[a.id][id] = e
-	if a.executors[fw.id] == nil {
-		a.executors[fw.id] = map[string]*mesos.ExecutorInfo{}
-	}
-	a.executors[fw.id][id] = e
-	a.usedStale = true
+	a.putExecutor(fw.id, e)
 }
 
 // removeExecutor forgets an executor and recovers its resources.
@@ -278,15 +269,8 @@ func (m *Master) removeExecutor(fw *framework, agentID, execID string) {
 		}
 	}
 	if a := m.agents[agentID]; a != nil {
-		if execs := a.executors[fw.id]; execs != nil {
-			if e == nil {
-				e = execs[execID]
-			}
-			delete(execs, execID)
-			if len(execs) == 0 {
-				delete(a.executors, fw.id)
-			}
-			a.usedStale = true
+		if dropped := a.dropExecutor(fw.id, execID); e == nil {
+			e = dropped
 		}
 	}
 	if e != nil && len(e.GetResources()) > 0 {
@@ -348,11 +332,10 @@ func withState(t *mesos.Task, state mesos.TaskState, status *mesos.TaskStatus) *
 }
 
 func (m *Master) replaceTask(a *agent, t *mesos.Task) {
-	fwID, id := t.GetFrameworkId().GetValue(), t.GetTaskId().GetValue()
-	a.tasks[fwID][id] = t
-	a.usedStale = true
+	fwID := t.GetFrameworkId().GetValue()
+	a.putTask(fwID, t)
 	if fw := m.frameworks[fwID]; fw != nil {
-		fw.tasks[id] = t
+		fw.setTask(t)
 	}
 }
 
@@ -365,18 +348,11 @@ func (m *Master) removeTask(fw *framework, t *mesos.Task) {
 		m.alloc.Recover(fw.id, agentID, t.GetResources(), time.Now(), 0)
 		m.dirtyAgents[agentID] = struct{}{}
 	}
-	delete(fw.tasks, id)
+	fw.deleteTask(id)
 	if a := m.agents[agentID]; a != nil {
-		delete(a.tasks[fw.id], id)
-		if len(a.tasks[fw.id]) == 0 {
-			delete(a.tasks, fw.id)
-		}
-		a.usedStale = true
+		a.dropTask(fw.id, id)
 	}
-	fw.completedTasks = append(fw.completedTasks, t)
-	if len(fw.completedTasks) > maxCompletedTasks {
-		fw.completedTasks = fw.completedTasks[1:]
-	}
+	fw.completedTasks = appendCompleted(fw.completedTasks, t)
 }
 
 // acknowledge is ACKNOWLEDGE: it forwards the acknowledgement to the

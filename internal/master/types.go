@@ -1,6 +1,7 @@
 package master
 
 import (
+	"slices"
 	"time"
 
 	"github.com/plateau/plateau/internal/taskstate"
@@ -41,8 +42,16 @@ type framework struct {
 	failover *time.Timer
 	epoch    int
 
-	offers         map[string]*offer
-	tasks          map[string]*mesos.Task // by task ID; never mutated in place
+	offers map[string]*offer
+	// tasks holds the tasks' current records by task ID (records are
+	// replaced, never changed); change it with setTask and deleteTask.
+	tasks map[string]*mesos.Task
+	// taskList lists tasks for snapshots: replaced, never changed, and
+	// rebuilt only after tasks changed (taskListStale).
+	taskList      []*mesos.Task
+	taskListStale bool
+	// completedTasks only grows at its end and shrinks at its start, so a
+	// snapshot may share it.
 	completedTasks []*mesos.Task
 	// unreachableTasks were on agents that became unreachable (for
 	// PARTITION_AWARE frameworks).
@@ -64,6 +73,30 @@ func newFramework(id string, now time.Time) *framework {
 		executors:        map[string]map[string]*mesos.ExecutorInfo{},
 		operations:       map[string]*mesos.Operation{},
 	}
+}
+
+// setTask records a task's current record.
+func (fw *framework) setTask(t *mesos.Task) {
+	fw.tasks[t.GetTaskId().GetValue()] = t
+	fw.taskListStale = true
+}
+
+// deleteTask forgets a task.
+func (fw *framework) deleteTask(id string) {
+	delete(fw.tasks, id)
+	fw.taskListStale = true
+}
+
+// tasksList is the framework's tasks as a list, listed again only after
+// they changed.
+func (fw *framework) tasksList() []*mesos.Task {
+	if fw.taskListStale {
+		fw.taskList, fw.taskListStale = make([]*mesos.Task, 0, len(fw.tasks)), false
+		for _, t := range fw.tasks {
+			fw.taskList = append(fw.taskList, t)
+		}
+	}
+	return fw.taskList
 }
 
 // roles is the framework's subscribed roles (FrameworkInfo.roles for
@@ -121,20 +154,73 @@ type agent struct {
 	// executors maps framework ID to executor ID to its info.
 	executors map[string]map[string]*mesos.ExecutorInfo
 	// used lists the resources of the live tasks and executors, for the
-	// state endpoints; usedStale marks it out of date after a change of
-	// tasks or executors (see usedList). Each new list is a new slice, so
-	// snapshots may keep the old one.
-	used      []*mesos.Resource
-	usedStale bool
+	// state endpoints. It is kept up to date by putTask, dropTask,
+	// putExecutor and dropExecutor, and replaced, never changed, so
+	// snapshots may share it.
+	used []*mesos.Resource
 }
 
-// usedList is the resources of the agent's live tasks and executors,
-// listed again only after they changed.
-func (a *agent) usedList() []*mesos.Resource {
-	if !a.usedStale {
-		return a.used
+// putTask records a task's current record. A task's records differ only
+// in state, so used changes when a task is new or ends.
+func (a *agent) putTask(fwID string, t *mesos.Task) {
+	id := t.GetTaskId().GetValue()
+	if a.tasks[fwID] == nil {
+		a.tasks[fwID] = map[string]*mesos.Task{}
 	}
-	a.used, a.usedStale = nil, false
+	old := a.tasks[fwID][id]
+	a.tasks[fwID][id] = t
+	switch live := !taskstate.IsTerminal(t.GetState()); {
+	case old == nil && live:
+		a.used = append(slices.Clip(a.used), t.GetResources()...)
+	case old != nil && live == taskstate.IsTerminal(old.GetState()):
+		a.listUsed()
+	}
+}
+
+// dropTask forgets a task.
+func (a *agent) dropTask(fwID, id string) {
+	old := a.tasks[fwID][id]
+	delete(a.tasks[fwID], id)
+	if len(a.tasks[fwID]) == 0 {
+		delete(a.tasks, fwID)
+	}
+	if old != nil && !taskstate.IsTerminal(old.GetState()) {
+		a.listUsed()
+	}
+}
+
+// putExecutor records an executor.
+func (a *agent) putExecutor(fwID string, e *mesos.ExecutorInfo) {
+	id := e.GetExecutorId().GetValue()
+	if a.executors[fwID] == nil {
+		a.executors[fwID] = map[string]*mesos.ExecutorInfo{}
+	}
+	_, replaced := a.executors[fwID][id]
+	a.executors[fwID][id] = e
+	if replaced {
+		a.listUsed()
+	} else {
+		a.used = append(slices.Clip(a.used), e.GetResources()...)
+	}
+}
+
+// dropExecutor forgets an executor and returns its info, if it was known.
+func (a *agent) dropExecutor(fwID, id string) *mesos.ExecutorInfo {
+	e, ok := a.executors[fwID][id]
+	if !ok {
+		return nil
+	}
+	delete(a.executors[fwID], id)
+	if len(a.executors[fwID]) == 0 {
+		delete(a.executors, fwID)
+	}
+	a.listUsed()
+	return e
+}
+
+// listUsed lists used again from the tasks and executors.
+func (a *agent) listUsed() {
+	a.used = nil
 	for _, tasks := range a.tasks {
 		for _, t := range tasks {
 			if !taskstate.IsTerminal(t.GetState()) {
@@ -147,7 +233,6 @@ func (a *agent) usedList() []*mesos.Resource {
 			a.used = append(a.used, e.GetResources()...)
 		}
 	}
-	return a.used
 }
 
 func (a *agent) send(msg *plateaupb.MasterMessage) {

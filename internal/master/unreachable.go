@@ -71,7 +71,7 @@ func (m *Master) removeAgent(a *agent, gone bool) {
 			if fw == nil {
 				continue
 			}
-			delete(fw.tasks, t.GetTaskId().GetValue())
+			fw.deleteTask(t.GetTaskId().GetValue())
 			if state == mesos.TaskState_TASK_UNREACHABLE {
 				fw.unreachableTasks[t.GetTaskId().GetValue()] = t
 			} else {

@@ -220,23 +220,20 @@ const taskJSONSize = 512
 // fingerprint identifies what appendJSON renders (see stateCache).
 func (f frameworkSnapshot) fingerprint() uint64 {
 	var fp fingerprint
-	fp.addSlice(1, unsafe.Pointer(unsafe.SliceData(f.tasks)), len(f.tasks))
-	fp.addSlice(3, unsafe.Pointer(unsafe.SliceData(f.completedTasks)), len(f.completedTasks))
-	fp.add(5, tasksFingerprint(f.unreachableTasks, 5))
-	fp.addPtr(6, unsafe.Pointer(f.info))
-	fp.add(7, uint64(len(f.executors)))
+	addShared(&fp, 10, f.tasks)
+	addShared(&fp, 20, f.completedTasks)
+	addEach(&fp, 30, f.unreachableTasks)
+	addEach(&fp, 40, f.offers)
+	fp.add(50, uint64(len(f.executors)))
 	for _, e := range f.executors {
-		fp.addPtr(8, unsafe.Pointer(e.info))
+		fp.addPtr(51, unsafe.Pointer(e.info))
 	}
-	fp.add(9, uint64(len(f.offers)))
-	for _, o := range f.offers {
-		fp.addPtr(10, unsafe.Pointer(o))
-	}
-	fp.addBool(11, f.active)
-	fp.addBool(12, f.connected)
-	fp.addTime(13, f.registered)
-	fp.addTime(14, f.reregistered)
-	fp.addTime(15, f.unregistered)
+	fp.addPtr(60, unsafe.Pointer(f.info))
+	fp.addBool(70, f.active)
+	fp.addBool(80, f.connected)
+	fp.addTime(90, f.registered)
+	fp.addTime(100, f.reregistered)
+	fp.addTime(110, f.unregistered)
 	return uint64(fp)
 }
 
@@ -463,19 +460,16 @@ func (a agentSnapshot) model() map[string]any {
 // fingerprint identifies what appendJSON renders (see stateCache).
 func (a agentSnapshot) fingerprint() uint64 {
 	var f fingerprint
-	f.addPtr(1, unsafe.Pointer(a.info))
-	f.addSlice(2, unsafe.Pointer(unsafe.SliceData(a.total)), len(a.total))
-	f.addSlice(3, unsafe.Pointer(unsafe.SliceData(a.used)), len(a.used)) // a new list after each change
-	f.add(4, uint64(len(a.offered)))
-	for _, r := range a.offered {
-		f.addPtr(5, unsafe.Pointer(r))
-	}
-	f.addBool(6, a.active)
-	f.addBool(7, a.deactivated)
-	f.addTime(8, a.registered)
-	f.addTime(9, a.reregistered)
-	f.addString(10, a.endpoint)
-	f.addString(11, a.version)
+	f.addPtr(10, unsafe.Pointer(a.info))
+	addShared(&f, 20, a.total)
+	addShared(&f, 30, a.used)
+	addEach(&f, 40, a.offered)
+	f.addBool(50, a.active)
+	f.addBool(60, a.deactivated)
+	f.addTime(70, a.registered)
+	f.addTime(80, a.reregistered)
+	f.addString(90, a.endpoint)
+	f.addString(100, a.version)
 	return uint64(f)
 }
 

@@ -100,11 +100,20 @@ func (f *fingerprint) add(salt, v uint64) { *f += fingerprint(mix(v ^ mix(salt+0
 
 func (f *fingerprint) addPtr(salt uint64, p unsafe.Pointer) { f.add(salt, uint64(uintptr(p))) }
 
-// addSlice includes a list that is replaced, never changed, by its array
-// and length.
-func (f *fingerprint) addSlice(salt uint64, data unsafe.Pointer, n int) {
-	f.addPtr(salt, data)
-	f.add(salt+1, uint64(n))
+// addShared includes a list that is replaced, never changed, by its
+// array and length.
+func addShared[T any](f *fingerprint, salt uint64, list []T) {
+	f.addPtr(salt, unsafe.Pointer(unsafe.SliceData(list)))
+	f.add(salt+1, uint64(len(list)))
+}
+
+// addEach includes a list of records by the address of each, in any
+// order, and its length.
+func addEach[T any](f *fingerprint, salt uint64, list []*T) {
+	f.add(salt, uint64(len(list)))
+	for _, p := range list {
+		f.addPtr(salt+1, unsafe.Pointer(p))
+	}
 }
 
 var stringSeed = maphash.MakeSeed()
@@ -119,17 +128,6 @@ func (f *fingerprint) addBool(salt uint64, b bool) {
 		v = 1
 	}
 	f.add(salt, v)
-}
-
-// tasksFingerprint hashes a list of task records by identity, with its
-// length, so that two lists with the same records in any order match.
-func tasksFingerprint(tasks []*mesos.Task, salt uint64) uint64 {
-	var f fingerprint
-	f.add(salt, uint64(len(tasks)))
-	for _, t := range tasks {
-		f.addPtr(salt+1000, unsafe.Pointer(t))
-	}
-	return uint64(f)
 }
 
 // appendTasks appends a task list's elements to b.

@@ -19,6 +19,7 @@ import (
 	"github.com/plateau/plateau/internal/loglevel"
 	"github.com/plateau/plateau/internal/queue"
 	"github.com/plateau/plateau/internal/resources"
+	"github.com/plateau/plateau/internal/taskstate"
 	"github.com/plateau/plateau/internal/version"
 )
 
@@ -396,7 +397,8 @@ func (a agentSnapshot) proto() *masterpb.Response_GetAgents_Agent {
 	return &masterpb.Response_GetAgents_Agent{
 		AgentInfo: a.info, Active: proto.Bool(a.active), Deactivated: proto.Bool(a.deactivated), DrainInfo: a.drain, Version: proto.String(a.version),
 		Pid: proto.String("slave(1)@" + a.endpoint), RegisteredTime: timeInfo(a.registered), ReregisteredTime: timeInfo(a.reregistered),
-		TotalResources: a.total, AllocatedResources: a.used, OfferedResources: a.offered,
+		// Summed, as Mesos's are.
+		TotalResources: a.total, AllocatedResources: resources.Resources(nil).Add(a.used), OfferedResources: resources.Resources(nil).Add(a.offered),
 	}
 }
 
@@ -417,12 +419,21 @@ func (f frameworkSnapshot) proto() *masterpb.Response_GetFrameworks_Framework {
 		RegisteredTime: timeInfo(f.registered), ReregisteredTime: timeInfo(f.reregistered), UnregisteredTime: timeInfo(f.unregistered),
 		Offers: f.offers,
 	}
-	for _, o := range f.offers {
-		p.OfferedResources = append(p.OfferedResources, o.GetResources()...)
-	}
+	// Summed, as Mesos's are: the live tasks' and the executors'
+	// resources, and the offers'.
+	var allocated, offered resources.Resources
 	for _, t := range f.tasks {
-		p.AllocatedResources = append(p.AllocatedResources, t.GetResources()...)
+		if !taskstate.IsTerminal(t.GetState()) {
+			allocated = allocated.Add(t.GetResources())
+		}
 	}
+	for _, e := range f.executors {
+		allocated = allocated.Add(e.info.GetResources())
+	}
+	for _, o := range f.offers {
+		offered = offered.Add(o.GetResources())
+	}
+	p.AllocatedResources, p.OfferedResources = allocated, offered
 	return p
 }
 

@@ -63,3 +63,41 @@ func TestFrameworkJSONLayout(t *testing.T) {
 		t.Errorf("model(true) = %v\nappendJSON  = %v", whole, got)
 	}
 }
+
+// GET_AGENTS and GET_FRAMEWORKS give allocated and offered resources
+// summed, as Mesos does, and count only live tasks.
+func TestOperatorResourcesAreSummed(t *testing.T) {
+	res := func(text string) resources.Resources {
+		r, err := resources.Parse(text, "*")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return r.Allocate("r")
+	}
+	task := func(id string, state mesos.TaskState) *mesos.Task {
+		return &mesos.Task{TaskId: &mesos.TaskID{Value: proto.String(id)}, State: state.Enum(), Resources: res("cpus:0.5;mem:10")}
+	}
+	one := func(rs []*mesos.Resource, name string) float64 {
+		n, sum := 0, 0.0
+		for _, r := range rs {
+			if r.GetName() == name {
+				n++
+				sum += r.GetScalar().GetValue()
+			}
+		}
+		if n != 1 {
+			t.Errorf("%d %s entries in %v, want 1", n, name, rs)
+		}
+		return sum
+	}
+
+	a := agentSnapshot{info: &mesos.AgentInfo{}, used: append(res("cpus:0.5;mem:10"), res("cpus:0.5;mem:10")...)}
+	if got := one(a.proto().AllocatedResources, "cpus"); got != 1 {
+		t.Errorf("agent allocated cpus %v, want 1", got)
+	}
+	f := frameworkSnapshot{info: &mesos.FrameworkInfo{},
+		tasks: []*mesos.Task{task("a", mesos.TaskState_TASK_RUNNING), task("b", mesos.TaskState_TASK_RUNNING), task("c", mesos.TaskState_TASK_FINISHED)}}
+	if got := one(f.proto().AllocatedResources, "mem"); got != 20 {
+		t.Errorf("framework allocated mem %v, want 20 (two live tasks)", got)
+	}
+}

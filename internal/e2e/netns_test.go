@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -88,6 +89,14 @@ func (h *netHosts) teardown() {
 	}
 	h.mu.Unlock()
 	for i := 1; i <= h.n; i++ {
+		// What the hosts' processes started lives on after them (an
+		// executor outlives its agent): kill whatever is left.
+		out, _ := exec.Command("ip", "netns", "pids", h.ns(i)).Output()
+		for _, field := range strings.Fields(string(out)) {
+			if pid, err := strconv.Atoi(field); err == nil {
+				_ = syscall.Kill(pid, syscall.SIGKILL)
+			}
+		}
 		_ = exec.Command("ip", "netns", "del", h.ns(i)).Run()
 	}
 	if h.forwardRule {

@@ -1,6 +1,9 @@
 package e2e
 
 import (
+	"bytes"
+	"encoding/json"
+	"io"
 	"net/http"
 	"net/url"
 	"testing"
@@ -65,6 +68,20 @@ func TestMasterEndpoints(t *testing.T) {
 	getJSON(t, base+"/master/slaves", &slaves)
 	if len(slaves.Slaves) != 1 || slaves.Slaves[0].Used["cpus"] != 0.2 || slaves.Slaves[0].Resources["ports"] != "[31000-31099]" {
 		t.Fatalf("/master/slaves: %+v", slaves)
+	}
+	for _, path := range []string{"/master/state", "/master/slaves", "/master/tasks", "/master/state-summary"} {
+		// Mesos's ?jsonp=callback, which its web UI used.
+		resp, err := http.Get(base + path + "?jsonp=cb")
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		inner, ok := bytes.CutPrefix(bytes.TrimSpace(body), []byte("cb("))
+		inner, ok2 := bytes.CutSuffix(inner, []byte(");"))
+		if !ok || !ok2 || !json.Valid(inner) {
+			t.Fatalf("%s?jsonp=cb is not cb(JSON);: %.200s", path, body)
+		}
 	}
 	var frameworks struct {
 		Frameworks []struct {

@@ -1,11 +1,16 @@
 package master
 
 import (
+	"encoding/json"
+	"maps"
 	"net/http"
+	"slices"
 	"sort"
 	"strconv"
+	"strings"
 
 	"github.com/plateau/plateau/internal/api/codec"
+	mesos "github.com/plateau/plateau/internal/api/mesos/v1"
 	"github.com/plateau/plateau/internal/api/mesos/v1/quota"
 
 	"github.com/plateau/plateau/internal/httpapi"
@@ -26,20 +31,16 @@ func (m *Master) withSnapshot(w http.ResponseWriter, r *http.Request, render fun
 
 // serveFrameworks is /master/frameworks.
 func (m *Master) serveFrameworks(w http.ResponseWriter, r *http.Request) {
-	m.withSnapshot(w, r, func(s *stateSnapshot) any {
-		st := s.model()
-		return map[string]any{"frameworks": st["frameworks"], "completed_frameworks": st["completed_frameworks"], "unregistered_frameworks": []any{}}
+	m.serveParts(w, r, func(s *stateSnapshot) (map[string]any, []partList) {
+		return map[string]any{"unregistered_frameworks": []any{}},
+			[]partList{s.frameworkParts("frameworks", s.frameworks), s.frameworkParts("completed_frameworks", s.completedFrameworks)}
 	})
 }
 
 // serveSlaves is /master/slaves.
 func (m *Master) serveSlaves(w http.ResponseWriter, r *http.Request) {
-	m.withSnapshot(w, r, func(s *stateSnapshot) any {
-		agents := []any{}
-		for _, a := range s.agents {
-			agents = append(agents, a.model())
-		}
-		return map[string]any{"slaves": agents, "recovered_slaves": []any{}}
+	m.serveParts(w, r, func(s *stateSnapshot) (map[string]any, []partList) {
+		return map[string]any{"recovered_slaves": []any{}}, []partList{s.agentParts()}
 	})
 }
 
@@ -66,38 +67,42 @@ func (m *Master) serveTasks(w http.ResponseWriter, r *http.Request) {
 		httpapi.WriteError(w, badRequest("Failed to parse order: %q is not 'asc' or 'des'", order))
 		return
 	}
-	m.withSnapshot(w, r, func(s *stateSnapshot) any {
-		var tasks []map[string]any
-		for _, f := range append(append([]frameworkSnapshot{}, s.frameworks...), s.completedFrameworks...) {
-			if id := q.Get("framework_id"); id != "" && f.info.GetId().GetValue() != id {
-				continue
-			}
-			for _, t := range append(f.tasks[:len(f.tasks):len(f.tasks)], f.completedTasks...) {
-				if id := q.Get("task_id"); id != "" && t.GetTaskId().GetValue() != id {
-					continue
+	var snap *stateSnapshot
+	if err := m.do(r.Context(), func() { snap = m.snapshot() }); err != nil {
+		httpapi.WriteError(w, err)
+		return
+	}
+	frameworkID, taskID := q.Get("framework_id"), q.Get("task_id")
+	type byID struct {
+		id string
+		t  *mesos.Task
+	}
+	var found []byID
+	for _, f := range append(snap.frameworks[:len(snap.frameworks):len(snap.frameworks)], snap.completedFrameworks...) {
+		if frameworkID != "" && f.info.GetId().GetValue() != frameworkID {
+			continue
+		}
+		for _, list := range [][]*mesos.Task{f.tasks, f.completedTasks} {
+			for _, t := range list {
+				if id := t.GetTaskId().GetValue(); taskID == "" || id == taskID {
+					found = append(found, byID{id, t})
 				}
-				tasks = append(tasks, model.Task(t))
 			}
 		}
-		sort.Slice(tasks, func(i, j int) bool {
-			a, b := tasks[i]["id"].(string), tasks[j]["id"].(string)
-			if order == "des" {
-				return a > b
-			}
-			return a < b
-		})
-		if offset > len(tasks) {
-			offset = len(tasks)
+	}
+	slices.SortFunc(found, func(a, b byID) int {
+		if order == "des" {
+			a, b = b, a
 		}
-		tasks = tasks[offset:]
-		if limit < len(tasks) {
-			tasks = tasks[:limit]
-		}
-		if tasks == nil {
-			tasks = []map[string]any{}
-		}
-		return map[string]any{"tasks": tasks}
+		return strings.Compare(a.id, b.id)
 	})
+	found = found[min(offset, len(found)):]
+	tasks := make([]*mesos.Task, 0, min(limit, len(found)))
+	for _, f := range found[:min(limit, len(found))] {
+		tasks = append(tasks, f.t)
+	}
+	b := append(appendTasks([]byte(`{"tasks":[`), tasks), "]}\n"...)
+	writeRaw(w, r, b)
 }
 
 // serveRoles is /master/roles.
@@ -140,58 +145,97 @@ func (m *Master) serveFlags(w http.ResponseWriter, r *http.Request) {
 // serveStateSummary is /master/state-summary: agents and frameworks with
 // task counts by state, without the tasks.
 func (m *Master) serveStateSummary(w http.ResponseWriter, r *http.Request) {
-	m.withSnapshot(w, r, func(s *stateSnapshot) any {
-		counts := func(dst map[string]any) {
-			for _, st := range []string{"TASK_STAGING", "TASK_STARTING", "TASK_RUNNING", "TASK_KILLING", "TASK_FINISHED",
-				"TASK_KILLED", "TASK_FAILED", "TASK_LOST", "TASK_ERROR", "TASK_UNREACHABLE"} {
-				dst[st] = 0
+	var s *stateSnapshot
+	if err := m.do(r.Context(), func() { s = m.snapshot() }); err != nil {
+		httpapi.WriteError(w, err)
+		return
+	}
+	// Task counts by state, and the frameworks an agent runs tasks of (and
+	// the agents a framework's tasks are on).
+	type summary struct {
+		counts taskCounts
+		ids    map[string]struct{}
+	}
+	add := func(to map[string]*summary, key, id string, state mesos.TaskState) {
+		sum := to[key]
+		if sum == nil {
+			sum = &summary{ids: map[string]struct{}{}}
+			to[key] = sum
+		}
+		sum.counts.add(state)
+		sum.ids[id] = struct{}{}
+	}
+	byAgent, byFramework := map[string]*summary{}, map[string]*summary{}
+	for _, f := range s.frameworks {
+		fwID := f.info.GetId().GetValue()
+		for _, list := range [][]*mesos.Task{f.tasks, f.completedTasks} {
+			for _, t := range list {
+				agentID := t.GetAgentId().GetValue()
+				add(byFramework, fwID, agentID, t.GetState())
+				add(byAgent, agentID, fwID, t.GetState())
 			}
 		}
-		agentFws := map[string]map[string]bool{}
-		agentCounts := map[string]map[string]any{}
-		frameworks := []any{}
-		for _, f := range s.frameworks {
-			fm := f.model(false)
-			counts(fm)
-			agents := map[string]bool{}
-			for _, t := range append(f.tasks[:len(f.tasks):len(f.tasks)], f.completedTasks...) {
-				st := t.GetState().String()
-				fm[st] = fm[st].(int) + 1
-				aid := t.GetAgentId().GetValue()
-				agents[aid] = true
-				if agentFws[aid] == nil {
-					agentFws[aid], agentCounts[aid] = map[string]bool{}, map[string]any{}
-					counts(agentCounts[aid])
-				}
-				agentFws[aid][f.info.GetId().GetValue()] = true
-				agentCounts[aid][st] = agentCounts[aid][st].(int) + 1
-			}
-			ids := []string{}
-			for id := range agents {
-				ids = append(ids, id)
-			}
-			sort.Strings(ids)
-			fm["slave_ids"] = ids
-			frameworks = append(frameworks, fm)
+	}
+	appendSummary := func(b []byte, sum *summary, idsKey string) []byte {
+		if sum == nil {
+			sum = &summary{}
 		}
-		agents := []any{}
-		for _, a := range s.agents {
-			am := a.model()
-			id := a.info.GetId().GetValue()
-			counts(am)
-			for k, v := range agentCounts[id] {
-				am[k] = v
-			}
-			ids := []string{}
-			for fw := range agentFws[id] {
-				ids = append(ids, fw)
-			}
-			sort.Strings(ids)
-			am["framework_ids"] = ids
-			agents = append(agents, am)
+		b = sum.counts.appendJSON(b)
+		ids := slices.Sorted(maps.Keys(sum.ids))
+		if ids == nil {
+			ids = []string{}
 		}
-		return map[string]any{"hostname": s.info.GetHostname(), "cluster": "", "slaves": agents, "frameworks": frameworks}
-	})
+		idsJSON, _ := json.Marshal(ids)
+		b = append(b, `,"`+idsKey+`":`...)
+		return append(append(b, idsJSON...), '}')
+	}
+
+	agents := s.agentParts()
+	parts := m.stateJSON.resolve([]string{agents.key}, agents.parts)
+	b, _ := json.Marshal(map[string]any{"hostname": s.info.GetHostname(), "cluster": ""})
+	b = append(b[:len(b)-1], `,"slaves":[`...)
+	for i, a := range s.agents {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = appendSummary(append(b, parts[i][:len(parts[i])-1]...), byAgent[a.info.GetId().GetValue()], "framework_ids")
+	}
+	b = append(b, `],"frameworks":[`...)
+	for i, f := range s.frameworks {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		fm, _ := json.Marshal(f.model()) // strings, numbers and small maps
+		b = appendSummary(append(b, fm[:len(fm)-1]...), byFramework[f.info.GetId().GetValue()], "slave_ids")
+	}
+	writeRaw(w, r, append(b, "]}\n"...))
+}
+
+// summaryStates are the task states /master/state-summary counts, as
+// Mesos's does.
+var summaryStates = []mesos.TaskState{mesos.TaskState_TASK_STAGING, mesos.TaskState_TASK_STARTING, mesos.TaskState_TASK_RUNNING,
+	mesos.TaskState_TASK_KILLING, mesos.TaskState_TASK_FINISHED, mesos.TaskState_TASK_KILLED, mesos.TaskState_TASK_FAILED,
+	mesos.TaskState_TASK_LOST, mesos.TaskState_TASK_ERROR, mesos.TaskState_TASK_UNREACHABLE}
+
+// taskCounts counts tasks by state, in summaryStates' order.
+type taskCounts [10]int
+
+func (c *taskCounts) add(state mesos.TaskState) {
+	if i := slices.Index(summaryStates, state); i >= 0 {
+		c[i]++
+	}
+}
+
+// appendJSON appends the counts as fields ("TASK_RUNNING":3), each after
+// a comma.
+func (c *taskCounts) appendJSON(b []byte) []byte {
+	for i, state := range summaryStates {
+		b = append(b, `,"`...)
+		b = append(b, state.String()...)
+		b = append(b, `":`...)
+		b = strconv.AppendInt(b, int64(c[i]), 10)
+	}
+	return b
 }
 
 // serveTeardown is POST /master/teardown with frameworkId=ID.

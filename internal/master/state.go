@@ -2,6 +2,7 @@ package master
 
 import (
 	"bufio"
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -128,61 +129,84 @@ func (m *Master) flagMap() map[string]string {
 
 // serveState is /master/state (and /master/state.json, /state).
 func (m *Master) serveState(w http.ResponseWriter, r *http.Request) {
+	m.serveParts(w, r, func(s *stateSnapshot) (map[string]any, []partList) {
+		return s.head(), []partList{s.agentParts(), s.frameworkParts("frameworks", s.frameworks), s.frameworkParts("completed_frameworks", s.completedFrameworks)}
+	})
+}
+
+// partList is one of /master/state's lists of agents or frameworks: its
+// key and its elements, each a part the state cache keeps.
+type partList struct {
+	key   string
+	parts []partRequest
+}
+
+func (s *stateSnapshot) agentParts() partList {
+	sortAgents(s.agents)
+	l := partList{key: "slaves", parts: make([]partRequest, 0, len(s.agents))}
+	for _, a := range s.agents {
+		l.parts = append(l.parts, partRequest{"slaves/" + a.info.GetId().GetValue(), a.fingerprint(), a, func() []byte { return a.appendJSON(nil) }})
+	}
+	return l
+}
+
+func (s *stateSnapshot) frameworkParts(key string, fws []frameworkSnapshot) partList {
+	sort.Slice(fws, func(i, j int) bool { return fws[i].info.GetId().GetValue() < fws[j].info.GetId().GetValue() })
+	l := partList{key: key, parts: make([]partRequest, 0, len(fws))}
+	for _, f := range fws {
+		l.parts = append(l.parts, partRequest{key + "/" + f.info.GetId().GetValue(), f.fingerprint(), f, func() []byte { return f.appendJSON(nil) }})
+	}
+	return l
+}
+
+// serveParts serves a JSON object of a snapshot: the fields of head,
+// then lists of parts kept by the state cache between renders (and
+// rendered off the loop), with Mesos's ?jsonp=callback.
+func (m *Master) serveParts(w http.ResponseWriter, r *http.Request, doc func(*stateSnapshot) (map[string]any, []partList)) {
 	var snap *stateSnapshot
 	if err := m.do(r.Context(), func() { snap = m.snapshot() }); err != nil {
 		httpapi.WriteError(w, err)
 		return
 	}
-	if r.URL.Query().Has("jsonp") {
-		writeJSON(w, r, snap.model())
-		return
+	head, lists := doc(snap)
+	var reqs []partRequest
+	keys := make([]string, len(lists))
+	for i, l := range lists {
+		reqs, keys[i] = append(reqs, l.parts...), l.key
 	}
+	parts := m.stateJSON.resolve(keys, reqs)
+
 	w.Header().Set("Content-Type", "application/json")
 	bw := bufio.NewWriterSize(w, 256<<10)
-	_ = snap.write(bw, &m.stateJSON)
-	_ = bw.Flush()
-}
-
-// write streams /master/state: the head through a map, then each agent
-// and framework as a part that cache keeps between renders.
-func (s *stateSnapshot) write(w io.Writer, cache *stateCache) error {
-	for _, fws := range [][]frameworkSnapshot{s.frameworks, s.completedFrameworks} {
-		sort.Slice(fws, func(i, j int) bool { return fws[i].info.GetId().GetValue() < fws[j].info.GetId().GetValue() })
+	out := errWriter{w: bw}
+	callback := r.URL.Query().Get("jsonp")
+	if callback != "" {
+		out.write([]byte(callback + "("))
 	}
-	head, err := json.Marshal(s.head())
-	if err != nil {
-		return err
-	}
-	reqs := make([]partRequest, 0, len(s.agents)+len(s.frameworks)+len(s.completedFrameworks))
-	for _, a := range s.agents {
-		reqs = append(reqs, partRequest{"slaves/" + a.info.GetId().GetValue(), a.fingerprint(), a, func() []byte { return a.appendJSON(nil) }})
-	}
-	lists := []struct {
-		key string
-		fws []frameworkSnapshot
-	}{{"slaves", nil}, {"frameworks", s.frameworks}, {"completed_frameworks", s.completedFrameworks}}
-	for _, l := range lists[1:] {
-		for _, f := range l.fws {
-			reqs = append(reqs, partRequest{l.key + "/" + f.info.GetId().GetValue(), f.fingerprint(), f, func() []byte { return f.appendJSON(nil) }})
-		}
-	}
-	parts := cache.resolve(reqs)
-	bw := errWriter{w: w}
-	bw.write(head[:len(head)-1])
-	counts := []int{len(s.agents), len(s.frameworks), len(s.completedFrameworks)}
+	hb, _ := json.Marshal(head) // strings, numbers and small maps
+	out.write(hb[:len(hb)-1])
 	for i, l := range lists {
-		bw.write([]byte(`,"` + l.key + `":[`))
-		for k, part := range parts[:counts[i]] {
-			if k > 0 {
-				bw.write([]byte{','})
-			}
-			bw.write(part)
+		if i > 0 || len(head) > 0 {
+			out.write([]byte{','})
 		}
-		parts = parts[counts[i]:]
-		bw.write([]byte{']'})
+		out.write([]byte(`"` + l.key + `":[`))
+		for k, part := range parts[:len(l.parts)] {
+			if k > 0 {
+				out.write([]byte{','})
+			}
+			out.write(part)
+		}
+		parts = parts[len(l.parts):]
+		out.write([]byte{']'})
 	}
-	bw.write([]byte("}\n"))
-	return bw.err
+	out.write([]byte{'}'})
+	if callback != "" {
+		out.write([]byte(");"))
+	}
+	out.write([]byte{'\n'})
+	if out.err == nil {
+		_ = bw.Flush() // too late for a status: the client sees a cut body
+	}
 }
 
 // errWriter writes until the first error, and keeps it.
@@ -199,8 +223,8 @@ func (e *errWriter) write(b []byte) {
 
 // appendJSON appends a framework's model, its lists rendered directly.
 func (f frameworkSnapshot) appendJSON(b []byte) []byte {
-	fb, _ := json.Marshal(f.model(false)) // maps of strings, numbers and bools
-	if b == nil {                         // most of a framework is its tasks: size for them
+	fb, _ := json.Marshal(f.model()) // maps of strings, numbers and bools
+	if b == nil {                    // most of a framework is its tasks: size for them
 		b = make([]byte, 0, len(fb)+taskJSONSize*(len(f.tasks)+len(f.completedTasks)+len(f.unreachableTasks)))
 	}
 	b = append(b, fb[:len(fb)-1]...)
@@ -238,36 +262,22 @@ func (f frameworkSnapshot) fingerprint() uint64 {
 }
 
 func writeJSON(w http.ResponseWriter, r *http.Request, v any) {
-	w.Header().Set("Content-Type", "application/json")
-	enc := json.NewEncoder(w)
-	if r.URL.Query().Has("jsonp") {
-		// Mesos supports ?jsonp=callback for its web UI.
-		fmt.Fprintf(w, "%s(", r.URL.Query().Get("jsonp"))
-		defer fmt.Fprint(w, ");")
-	}
-	if err := enc.Encode(v); err != nil {
-		// Too late for a status code; the client sees a truncated body.
+	b, err := json.Marshal(v)
+	if err != nil {
+		httpapi.WriteError(w, fmt.Errorf("rendering JSON: %w", err))
 		return
 	}
+	writeRaw(w, r, append(b, '\n'))
 }
 
-// model builds Mesos's /master/state JSON layout.
-func (s *stateSnapshot) model() map[string]any {
-	out := s.head()
-	var frameworks, completed, agents []any
-	for _, f := range s.frameworks {
-		frameworks = append(frameworks, f.model(true))
+// writeRaw writes JSON, wrapped as Mesos's ?jsonp=callback asks (its web
+// UI used it).
+func writeRaw(w http.ResponseWriter, r *http.Request, b []byte) {
+	w.Header().Set("Content-Type", "application/json")
+	if callback := r.URL.Query().Get("jsonp"); callback != "" {
+		b = append(append([]byte(callback+"("), bytes.TrimSuffix(b, []byte{'\n'})...), ");\n"...)
 	}
-	for _, f := range s.completedFrameworks {
-		completed = append(completed, f.model(true))
-	}
-	for _, a := range s.agents {
-		agents = append(agents, a.model())
-	}
-	out["slaves"] = nonNil(agents)
-	out["frameworks"] = nonNil(frameworks)
-	out["completed_frameworks"] = nonNil(completed)
-	return out
+	_, _ = w.Write(b) // too late for a status: the client sees a cut body
 }
 
 // sortAgents orders agents by ID, reading each ID once.
@@ -294,7 +304,6 @@ func (s *stateSnapshot) head() map[string]any {
 		leader = "master@" + s.leader
 	}
 	activated, deactivated := 0, 0
-	sortAgents(s.agents)
 	for _, a := range s.agents {
 		if a.active {
 			activated++
@@ -337,10 +346,9 @@ func masterInfoModel(i *mesos.MasterInfo) map[string]any {
 	}
 }
 
-// model is a framework's JSON model; withLists false leaves out its
-// lists (tasks, completed and unreachable tasks, offers and executors),
-// for callers that render them themselves or not at all.
-func (f frameworkSnapshot) model(withLists bool) map[string]any {
+// model is a framework's JSON model without its lists (tasks, completed
+// and unreachable tasks, offers and executors: see lists).
+func (f frameworkSnapshot) model() map[string]any {
 	var used, offered []*mesos.Resource
 	for _, t := range f.tasks {
 		if !taskstate.IsTerminal(t.GetState()) {
@@ -368,11 +376,6 @@ func (f frameworkSnapshot) model(withLists bool) map[string]any {
 	}
 	if !f.reregistered.IsZero() {
 		out["reregistered_time"] = model.Seconds(f.reregistered)
-	}
-	if withLists {
-		for _, l := range f.lists() {
-			out[l.key] = json.RawMessage(append(l.append([]byte{'['}), ']'))
-		}
 	}
 	return out
 }

@@ -3,6 +3,8 @@ package master
 import (
 	"hash/maphash"
 	"runtime"
+	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -22,8 +24,9 @@ import (
 // fingerprint is an order-independent hash of those addresses, plus the
 // plain values rendered. A cached part pins the records it was rendered
 // from, so that no address it names can be reused for a new record while
-// it is kept. Parts not used by a render are dropped after it; renders
-// take turns.
+// it is kept. A render names the lists it covers (all agents, all
+// frameworks, ...): their parts it did not use are dropped after it.
+// Renders take turns.
 type stateCache struct {
 	mu    sync.Mutex
 	parts map[string]cachedPart
@@ -47,8 +50,10 @@ type partRequest struct {
 // resolve returns the JSON of each requested part: the cached one where
 // the fingerprint matches, else a new rendering. The parts to render are
 // shared among GOMAXPROCS goroutines, so a render with nothing cached (the
-// first after a master starts) uses every core.
-func (c *stateCache) resolve(reqs []partRequest) [][]byte {
+// first after a master starts) uses every core. The requests are all the
+// parts of the lists named by keys (the part "slaves/S1" is in the list
+// "slaves").
+func (c *stateCache) resolve(lists []string, reqs []partRequest) [][]byte {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	out := make([][]byte, len(reqs))
@@ -70,7 +75,12 @@ func (c *stateCache) resolve(reqs []partRequest) [][]byte {
 		})
 	}
 	wg.Wait()
-	parts := make(map[string]cachedPart, len(reqs))
+	parts := make(map[string]cachedPart, len(c.parts))
+	for key, p := range c.parts { // the parts of other lists stay
+		if list, _, _ := strings.Cut(key, "/"); !slices.Contains(lists, list) {
+			parts[key] = p
+		}
+	}
 	for i, r := range reqs {
 		if p, ok := c.parts[r.key]; ok && p.fp == r.fp {
 			parts[r.key] = p // still pinning the records it was rendered from

@@ -40,6 +40,9 @@ type StateResult struct {
 	SchedulerCallP50Ms float64 `json:"scheduler_call_p50_ms"`
 	SchedulerCallP99Ms float64 `json:"scheduler_call_p99_ms"`
 	SchedulerCallMaxMs float64 `json:"scheduler_call_max_ms"`
+	// EndpointsP50Ms is the median of a few requests to each of the other
+	// endpoints that render the whole cluster.
+	EndpointsP50Ms map[string]float64 `json:"endpoints_p50_ms"`
 }
 
 // State builds a master with emulated agents and tasks and measures
@@ -117,26 +120,46 @@ func State(ctx context.Context, o StateOptions) (StateResult, error) {
 	var states []time.Duration
 	for range o.Requests {
 		start := time.Now()
-		resp, err := http.Get("http://" + m.Addr() + "/master/state")
+		n, err := get("http://" + m.Addr() + "/master/state")
 		if err != nil {
 			close(done)
 			return res, err
-		}
-		n, err := io.Copy(io.Discard, resp.Body)
-		resp.Body.Close()
-		if err != nil || resp.StatusCode != http.StatusOK {
-			close(done)
-			return res, fmt.Errorf("/master/state: %v %v", resp.Status, err)
 		}
 		states = append(states, time.Since(start))
 		res.StateBytes = int(n)
 	}
 	close(done)
 	wg.Wait()
+	res.EndpointsP50Ms = map[string]float64{}
+	for _, path := range []string{"/master/state-summary", "/master/frameworks", "/master/slaves", "/master/tasks"} {
+		var took []time.Duration
+		for range 5 {
+			start := time.Now()
+			if _, err := get("http://" + m.Addr() + path); err != nil {
+				return res, err
+			}
+			took = append(took, time.Since(start))
+		}
+		res.EndpointsP50Ms[path] = stats.PercentileMs(took, 50)
+	}
 	res.StateFirstMs = stats.PercentileMs(states[:1], 100)
 	res.StateP50Ms, res.StateP99Ms = stats.PercentileMs(states[1:], 50), stats.PercentileMs(states[1:], 99)
 	res.SchedulerCalls = len(calls)
 	res.SchedulerCallP50Ms, res.SchedulerCallP99Ms = stats.PercentileMs(calls, 50), stats.PercentileMs(calls, 99)
 	res.SchedulerCallMaxMs = stats.PercentileMs(calls, 100)
 	return res, nil
+}
+
+// get reads a whole response, which must be 200 OK, and returns its size.
+func get(url string) (int64, error) {
+	resp, err := http.Get(url)
+	if err != nil {
+		return 0, err
+	}
+	defer resp.Body.Close()
+	n, err := io.Copy(io.Discard, resp.Body)
+	if err == nil && resp.StatusCode != http.StatusOK {
+		err = fmt.Errorf("%s: %s", url, resp.Status)
+	}
+	return n, err
 }

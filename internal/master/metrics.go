@@ -2,6 +2,7 @@ package master
 
 import (
 	"context"
+	"maps"
 	"math"
 	"net/http"
 	"sort"
@@ -36,30 +37,63 @@ func (c *counters) countTerminal(s mesos.TaskState) {
 	c.terminal[s]++
 }
 
-// metrics computes Mesos's master metrics (docs/monitoring.md), by
-// their Mesos names. Runs on the loop.
-func (m *Master) metrics() map[string]float64 {
+// metricsInput is what the metrics are computed from: taken on the loop
+// (lists the loop keeps, never changed, and counters), summed off it.
+type metricsInput struct {
+	elected           bool
+	start             time.Time
+	agents            []agentMetrics
+	frameworks        []frameworkMetrics
+	counts            counters
+	outstandingOffers int
+	invalidCalls      int64
+}
+
+type agentMetrics struct {
+	total, used []*mesos.Resource
+	connected   bool
+}
+
+type frameworkMetrics struct {
+	active, connected bool
+	tasks             []*mesos.Task
+}
+
+// metricsInput takes what the metrics need. Runs on the loop.
+func (m *Master) metricsInput() *metricsInput {
+	in := &metricsInput{elected: m.leading.Load(), start: m.start, counts: m.counts, outstandingOffers: len(m.offers),
+		invalidCalls: m.invalidCalls.Load(), agents: make([]agentMetrics, 0, len(m.agents)), frameworks: make([]frameworkMetrics, 0, len(m.frameworks))}
+	in.counts.terminal = maps.Clone(m.counts.terminal)
+	for _, a := range m.agents {
+		in.agents = append(in.agents, agentMetrics{total: a.total, used: a.used, connected: a.link != nil})
+	}
+	for _, fw := range m.frameworks {
+		in.frameworks = append(in.frameworks, frameworkMetrics{active: fw.active, connected: fw.stream != nil, tasks: fw.tasksList()})
+	}
+	return in
+}
+
+// metrics computes Mesos's master metrics (docs/monitoring.md) by their
+// Mesos names: the loop takes their input, the sums are made off it.
+func (m *Master) metrics(ctx context.Context) (map[string]float64, error) {
+	var in *metricsInput
+	if err := m.do(ctx, func() { in = m.metricsInput() }); err != nil {
+		return nil, err
+	}
+	return in.metrics(), nil
+}
+
+func (in *metricsInput) metrics() map[string]float64 {
 	out := map[string]float64{
-		"master/elected":     boolMetric(m.leading.Load()),
-		"master/uptime_secs": time.Since(m.start).Seconds(),
+		"master/elected":     boolMetric(in.elected),
+		"master/uptime_secs": time.Since(in.start).Seconds(),
 	}
 	total, used := map[string]float64{}, map[string]float64{}
 	var active, inactive float64
-	for _, a := range m.agents {
+	for _, a := range in.agents {
 		addScalars(total, a.total)
-		for _, tasks := range a.tasks {
-			for _, t := range tasks {
-				if !taskstate.IsTerminal(t.GetState()) {
-					addScalars(used, t.GetResources())
-				}
-			}
-		}
-		for _, execs := range a.executors {
-			for _, e := range execs {
-				addScalars(used, e.GetResources())
-			}
-		}
-		if a.link != nil {
+		addScalars(used, a.used)
+		if a.connected {
 			active++
 		} else {
 			inactive++
@@ -78,17 +112,17 @@ func (m *Master) metrics() map[string]float64 {
 	out["master/slaves_inactive"] = inactive
 	out["master/slaves_connected"] = active
 	out["master/slaves_disconnected"] = inactive
-	out["master/slave_registrations"] = float64(m.counts.agentRegistrations)
-	out["master/slave_reregistrations"] = float64(m.counts.agentReregistration)
+	out["master/slave_registrations"] = float64(in.counts.agentRegistrations)
+	out["master/slave_reregistrations"] = float64(in.counts.agentReregistration)
 	var fwActive, fwInactive, fwConnected, fwDisconnected float64
 	states := map[mesos.TaskState]float64{}
-	for _, fw := range m.frameworks {
+	for _, fw := range in.frameworks {
 		if fw.active {
 			fwActive++
 		} else {
 			fwInactive++
 		}
-		if fw.stream != nil {
+		if fw.connected {
 			fwConnected++
 		} else {
 			fwDisconnected++
@@ -110,23 +144,23 @@ func (m *Master) metrics() map[string]float64 {
 	for _, s := range []mesos.TaskState{mesos.TaskState_TASK_FINISHED, mesos.TaskState_TASK_FAILED,
 		mesos.TaskState_TASK_KILLED, mesos.TaskState_TASK_LOST, mesos.TaskState_TASK_ERROR,
 		mesos.TaskState_TASK_DROPPED, mesos.TaskState_TASK_GONE, mesos.TaskState_TASK_GONE_BY_OPERATOR} {
-		out["master/tasks_"+strings.ToLower(strings.TrimPrefix(s.String(), "TASK_"))] = float64(m.counts.terminal[s])
+		out["master/tasks_"+strings.ToLower(strings.TrimPrefix(s.String(), "TASK_"))] = float64(in.counts.terminal[s])
 	}
-	out["master/outstanding_offers"] = float64(len(m.offers))
-	out["master/invalid_scheduler_calls"] = float64(m.invalidCalls.Load())
-	out["master/messages_decline_offers"] = float64(m.counts.offersDeclined)
-	out["master/offers_sent"] = float64(m.counts.offersSent)
-	out["master/offers_rescinded"] = float64(m.counts.offersRescinded)
-	out["master/operations/total"] = float64(m.counts.operations)
-	out["master/operations/error"] = float64(m.counts.operationErrors)
+	out["master/outstanding_offers"] = float64(in.outstandingOffers)
+	out["master/invalid_scheduler_calls"] = float64(in.invalidCalls)
+	out["master/messages_decline_offers"] = float64(in.counts.offersDeclined)
+	out["master/offers_sent"] = float64(in.counts.offersSent)
+	out["master/offers_rescinded"] = float64(in.counts.offersRescinded)
+	out["master/operations/total"] = float64(in.counts.operations)
+	out["master/operations/error"] = float64(in.counts.operationErrors)
 	return out
 }
 
 // serveMetricsSnapshot is /metrics/snapshot: a flat JSON object of
 // Mesos metric names.
 func (m *Master) serveMetricsSnapshot(w http.ResponseWriter, r *http.Request) {
-	var snap map[string]float64
-	if err := m.do(r.Context(), func() { snap = m.metrics() }); err != nil {
+	snap, err := m.metrics(r.Context())
+	if err != nil {
 		httpapi.WriteError(w, err)
 		return
 	}
@@ -172,8 +206,8 @@ func (c *mesosCollector) Describe(ch chan<- *prometheus.Desc) {
 }
 
 func (c *mesosCollector) Collect(ch chan<- prometheus.Metric) {
-	var snap map[string]float64
-	if c.m.do(context.Background(), func() { snap = c.m.metrics() }) != nil {
+	snap, err := c.m.metrics(context.Background())
+	if err != nil {
 		return
 	}
 	names := make([]string, 0, len(snap))
@@ -189,7 +223,7 @@ func (c *mesosCollector) Collect(ch chan<- prometheus.Metric) {
 }
 
 // addScalars adds the scalar resources of rs to sums by name, without the
-// bookkeeping of resources.Resources: metrics run on the master's loop.
+// bookkeeping of resources.Resources.
 func addScalars(sums map[string]float64, rs []*mesos.Resource) {
 	for _, r := range rs {
 		if r.GetType() == mesos.Value_SCALAR {

@@ -75,8 +75,8 @@ func (m *Master) operatorCall(r *http.Request, call *masterpb.Call) (*masterpb.R
 	case masterpb.Call_GET_VERSION:
 		resp.GetVersion = &masterpb.Response_GetVersion{VersionInfo: versionInfo()}
 	case masterpb.Call_GET_METRICS:
-		var snap map[string]float64
-		if err := m.do(r.Context(), func() { snap = m.metrics() }); err != nil {
+		snap, err := m.metrics(r.Context())
+		if err != nil {
 			return nil, err
 		}
 		resp.GetMetrics = &masterpb.Response_GetMetrics{Metrics: metricList(snap)}
@@ -398,7 +398,7 @@ func (a agentSnapshot) proto() *masterpb.Response_GetAgents_Agent {
 		AgentInfo: a.info, Active: proto.Bool(a.active), Deactivated: proto.Bool(a.deactivated), DrainInfo: a.drain, Version: proto.String(a.version),
 		Pid: proto.String("slave(1)@" + a.endpoint), RegisteredTime: timeInfo(a.registered), ReregisteredTime: timeInfo(a.reregistered),
 		// Summed, as Mesos's are.
-		TotalResources: a.total, AllocatedResources: resources.Resources(nil).Add(a.used), OfferedResources: resources.Resources(nil).Add(a.offered),
+		TotalResources: a.total, AllocatedResources: resources.Sum(a.used), OfferedResources: resources.Sum(a.offered),
 	}
 }
 
@@ -421,19 +421,19 @@ func (f frameworkSnapshot) proto() *masterpb.Response_GetFrameworks_Framework {
 	}
 	// Summed, as Mesos's are: the live tasks' and the executors'
 	// resources, and the offers'.
-	var allocated, offered resources.Resources
+	var allocated, offered []*mesos.Resource
 	for _, t := range f.tasks {
 		if !taskstate.IsTerminal(t.GetState()) {
-			allocated = allocated.Add(t.GetResources())
+			allocated = append(allocated, t.GetResources()...)
 		}
 	}
 	for _, e := range f.executors {
-		allocated = allocated.Add(e.info.GetResources())
+		allocated = append(allocated, e.info.GetResources()...)
 	}
 	for _, o := range f.offers {
-		offered = offered.Add(o.GetResources())
+		offered = append(offered, o.GetResources()...)
 	}
-	p.AllocatedResources, p.OfferedResources = allocated, offered
+	p.AllocatedResources, p.OfferedResources = resources.Sum(allocated), resources.Sum(offered)
 	return p
 }
 

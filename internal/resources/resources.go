@@ -8,6 +8,7 @@
 package resources
 
 import (
+	"slices"
 	"fmt"
 	"math"
 	"sort"
@@ -156,6 +157,36 @@ func (rs Resources) Add(other []*mesos.Resource) Resources {
 	copy(out, rs)
 	for _, r := range other {
 		out = out.add1(r)
+	}
+	return out
+}
+
+// Sum is Resources(nil).Add(rs) for long lists (a framework's thousands
+// of tasks): scalars are summed in fixed point and each entry is built
+// once, not once per addition.
+func Sum(rs []*mesos.Resource) Resources {
+	var out Resources
+	var fixed []int64 // the scalar entries' totals, by index in out
+	var added []int   // how many resources each entry sums
+	for _, r := range rs {
+		if isEmpty(r) {
+			continue
+		}
+		i := slices.IndexFunc(out, func(have *mesos.Resource) bool { return addable(have, r) })
+		switch {
+		case i < 0:
+			out, fixed, added = append(out, normalized(r)), append(fixed, toFixed(r.GetScalar().GetValue())), append(added, 1)
+		case r.GetType() == mesos.Value_SCALAR:
+			fixed[i] += toFixed(r.GetScalar().GetValue())
+			added[i]++
+		default:
+			out[i] = plus(out[i], r)
+		}
+	}
+	for i, r := range out {
+		if r.GetType() == mesos.Value_SCALAR && added[i] > 1 {
+			out[i] = withValue(r, &fixed[i], nil, nil)
+		}
 	}
 	return out
 }

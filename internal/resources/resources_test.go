@@ -3,6 +3,10 @@ package resources
 import (
 	"strings"
 	"testing"
+
+	"google.golang.org/protobuf/proto"
+
+	mesos "github.com/plateau/plateau/internal/api/mesos/v1"
 )
 
 func mustParse(t testing.TB, s string) Resources {
@@ -165,5 +169,32 @@ func TestSubtractAllocated(t *testing.T) {
 	}
 	if !total.SubtractAllocated(used).Equal(total.Subtract(used.Unallocate())) {
 		t.Fatal("SubtractAllocated differs from Subtract of the unallocated resources")
+	}
+}
+
+// Sum adds up a list as Add does, whatever the mix of roles, types and
+// reservations.
+func TestSumIsAdd(t *testing.T) {
+	var all []*mesos.Resource
+	for _, text := range []string{
+		"cpus:0.1;mem:32", "cpus:0.1;mem:32;ports:[31000-31001]", "cpus(web):1;disk:0", "ports:[31002-31005];zones:{a}",
+		"cpus:0.0001", "mem:1.5;zones:{b};cpus(web):0.5", "gpus:1",
+	} {
+		rs, err := Parse(text, "*")
+		if err != nil {
+			t.Fatal(err)
+		}
+		all = append(all, rs...)
+		all = append(all, rs.Allocate("r")...)
+	}
+	for n := 0; n <= len(all); n++ {
+		want, got := Resources(nil).Add(all[:n]), Sum(all[:n])
+		same := len(want) == len(got)
+		for i := 0; same && i < len(want); i++ {
+			same = proto.Equal(want[i], got[i])
+		}
+		if !same {
+			t.Fatalf("Sum of the first %d = %v, Add gives %v", n, got, want)
+		}
 	}
 }

@@ -571,13 +571,6 @@ func reservedFull(rs resources.Resources) map[string]any {
 	return out
 }
 
-func nonNil(v []any) []any {
-	if v == nil {
-		return []any{}
-	}
-	return v
-}
-
 func nonNilStrings(v []string) []string {
 	if v == nil {
 		return []string{}

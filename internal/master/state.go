@@ -377,6 +377,13 @@ func (f frameworkSnapshot) model() map[string]any {
 	if !f.reregistered.IsZero() {
 		out["reregistered_time"] = model.Seconds(f.reregistered)
 	}
+	if labels := i.GetLabels().GetLabels(); len(labels) > 0 {
+		list := make([]any, 0, len(labels))
+		for _, l := range labels {
+			list = append(list, model.Proto(l))
+		}
+		out["labels"] = list
+	}
 	return out
 }
 
@@ -457,6 +464,9 @@ func (a agentSnapshot) model() map[string]any {
 	if !a.reregistered.IsZero() {
 		out["reregistered_time"] = model.Seconds(a.reregistered)
 	}
+	if a.drain != nil {
+		out["drain_info"] = model.Proto(a.drain)
+	}
 	return out
 }
 
@@ -473,6 +483,7 @@ func (a agentSnapshot) fingerprint() uint64 {
 	f.addTime(80, a.reregistered)
 	f.addString(90, a.endpoint)
 	f.addString(100, a.version)
+	f.addPtr(110, unsafe.Pointer(a.drain))
 	return uint64(f)
 }
 
@@ -532,6 +543,10 @@ func (a agentSnapshot) appendJSON(b []byte) []byte {
 		}
 		ab, _ := json.Marshal(attrs)
 		b = append(b, ab...)
+	}
+	if a.drain != nil {
+		b = append(b, `,"drain_info":`...)
+		b = append(b, model.Proto(a.drain)...)
 	}
 	return append(b, '}')
 }

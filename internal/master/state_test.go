@@ -20,7 +20,8 @@ func TestFrameworkJSONLayout(t *testing.T) {
 	execRes, _ := resources.Parse("cpus:0.1;mem:32", "*")
 	id := func(v string) *string { return proto.String(v) }
 	f := frameworkSnapshot{
-		info:       &mesos.FrameworkInfo{Id: &mesos.FrameworkID{Value: id("fw")}, Name: id("web"), User: id("u"), Role: id("r")},
+		info: &mesos.FrameworkInfo{Id: &mesos.FrameworkID{Value: id("fw")}, Name: id("web"), User: id("u"), Role: id("r"),
+			Labels: &mesos.Labels{Labels: []*mesos.Label{{Key: id("team"), Value: id("search")}}}},
 		active:     true,
 		registered: time.Unix(100, 0),
 		tasks: []*mesos.Task{{TaskId: &mesos.TaskID{Value: id("t")}, Name: id("t"), State: mesos.TaskState_TASK_RUNNING.Enum(),
@@ -46,6 +47,7 @@ func TestFrameworkJSONLayout(t *testing.T) {
 		"unreachable_tasks": []any{},
 		"completed_tasks":   []any{},
 		"registered_time":   100.0,
+		"labels":            []any{map[string]any{"key": "team", "value": "search"}},
 	}
 	for key, w := range want {
 		if !reflect.DeepEqual(got[key], w) {

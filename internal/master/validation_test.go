@@ -111,6 +111,9 @@ func TestAgentAppendJSONMatchesModel(t *testing.T) {
 			endpoint: "127.0.0.1:5051", version: "1.11.0", active: true,
 			registered: time.Unix(100, 0), reregistered: time.Unix(200, 0), used: used.Allocate("*"),
 		}
+		if attrs != nil {
+			a.drain = &mesos.DrainInfo{State: mesos.DrainState_DRAINING.Enum(), Config: &mesos.DrainConfig{MarkGone: proto.Bool(true)}}
+		}
 		var fast, slow any
 		if err := json.Unmarshal(a.appendJSON(nil), &fast); err != nil {
 			t.Fatal(err)
@@ -119,6 +122,9 @@ func TestAgentAppendJSONMatchesModel(t *testing.T) {
 		json.Unmarshal(b, &slow)
 		if !reflect.DeepEqual(fast, slow) {
 			t.Fatalf("appendJSON = %v\nmodel      = %v", fast, slow)
+		}
+		if drain, _ := fast.(map[string]any)["drain_info"].(map[string]any); (a.drain != nil) != (drain["state"] == "DRAINING") {
+			t.Fatalf("drain_info %v for an agent whose drain is %v", drain, a.drain)
 		}
 	}
 }

@@ -51,8 +51,7 @@ type partRequest struct {
 // the fingerprint matches, else a new rendering. The parts to render are
 // shared among GOMAXPROCS goroutines, so a render with nothing cached (the
 // first after a master starts) uses every core. The requests are all the
-// parts of the lists named by keys (the part "slaves/S1" is in the list
-// "slaves").
+// parts of the named lists (the part "slaves/S1" is in the list "slaves").
 func (c *stateCache) resolve(lists []string, reqs []partRequest) [][]byte {
 	c.mu.Lock()
 	defer c.mu.Unlock()

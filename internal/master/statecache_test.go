@@ -8,6 +8,7 @@ import (
 	"net/http/httptest"
 	"sort"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -103,6 +104,37 @@ func TestStateCacheFollowsChanges(t *testing.T) {
 	pid("10.0.0.1:5051")
 	if got := pid("10.0.0.2:5051"); got != "slave(1)@10.0.0.2:5051" {
 		t.Fatalf("agent %s's pid is %s after it moved to 10.0.0.2:5051", agentID, got)
+	}
+}
+
+// A part is rendered again only when its fingerprint changes; a render
+// drops the parts of the lists it covers that it did not ask for, and
+// keeps the other lists' parts.
+func TestStateCacheKeepsOtherListsParts(t *testing.T) {
+	var c stateCache
+	var mu sync.Mutex // parts render on several goroutines
+	renders := map[string]int{}
+	req := func(key string, fp uint64) partRequest {
+		return partRequest{key: key, fp: fp, render: func() []byte {
+			mu.Lock()
+			defer mu.Unlock()
+			renders[key]++
+			return []byte(key)
+		}}
+	}
+	c.resolve([]string{"slaves", "frameworks"}, []partRequest{req("slaves/a", 1), req("frameworks/f", 1)})
+	c.resolve([]string{"slaves"}, []partRequest{req("slaves/a", 1)})                                              // /master/slaves
+	got := c.resolve([]string{"slaves", "frameworks"}, []partRequest{req("slaves/a", 2), req("frameworks/f", 1)}) // a changed
+	if string(got[0]) != "slaves/a" || string(got[1]) != "frameworks/f" {
+		t.Fatalf("parts %q", got)
+	}
+	if renders["slaves/a"] != 2 || renders["frameworks/f"] != 1 {
+		t.Fatalf("renders %v: want slaves/a twice (it changed) and frameworks/f once", renders)
+	}
+	c.resolve([]string{"frameworks"}, nil) // the framework is gone
+	c.resolve([]string{"frameworks"}, []partRequest{req("frameworks/f", 1)})
+	if renders["frameworks/f"] != 2 {
+		t.Fatalf("a dropped part was not rendered again: renders %v", renders)
 	}
 }
 

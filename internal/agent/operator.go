@@ -36,6 +36,11 @@ func (a *Agent) serveOperator(w http.ResponseWriter, r *http.Request) {
 		httpapi.WriteError(w, err)
 		return
 	}
+	// Mesos's agent takes GET_CONTAINERS and PRUNE_IMAGES without theirs.
+	if err := httpapi.RequireCallBody(call.ProtoReflect(), call.GetType().String(), "GET_CONTAINERS", "PRUNE_IMAGES"); err != nil {
+		httpapi.WriteError(w, err)
+		return
+	}
 	switch call.GetType() {
 	case agentpb.Call_LAUNCH_NESTED_CONTAINER_SESSION, agentpb.Call_ATTACH_CONTAINER_OUTPUT:
 		// Streamed answers: RecordIO, each record in Message-Accept's

@@ -9,8 +9,11 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"slices"
+	"strings"
 
 	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/reflect/protoreflect"
 
 	"github.com/plateau/plateau/internal/actor"
 	"github.com/plateau/plateau/internal/api/codec"
@@ -129,4 +132,20 @@ func WriteMessage(w http.ResponseWriter, enc codec.Codec, msg proto.Message) {
 	}
 	w.Header().Set("Content-Type", enc.ContentType())
 	_, _ = w.Write(body)
+}
+
+// RequireCallBody checks, as Mesos's call validation does, that a call
+// (a scheduler or operator Call) whose type has a message of its own
+// carries it: a SET_QUOTA call needs its set_quota field. The optional
+// types' messages may be left out (a scheduler's REVIVE).
+func RequireCallBody(call protoreflect.Message, callType string, optional ...string) error {
+	if slices.Contains(optional, callType) {
+		return nil
+	}
+	name := strings.ToLower(callType)
+	field := call.Descriptor().Fields().ByName(protoreflect.Name(name))
+	if field != nil && field.Message() != nil && !call.Has(field) {
+		return BadRequest("Expecting '%s' to be present", name)
+	}
+	return nil
 }

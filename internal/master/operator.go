@@ -60,6 +60,9 @@ var okNoBody = &masterpb.Response{}
 
 // operatorCall answers one call; a nil response means 202 Accepted.
 func (m *Master) operatorCall(r *http.Request, call *masterpb.Call) (*masterpb.Response, error) {
+	if err := httpapi.RequireCallBody(call.ProtoReflect(), call.GetType().String()); err != nil {
+		return nil, err
+	}
 	// A response's type has the name of the call it answers.
 	resp := &masterpb.Response{Type: masterpb.Response_Type(masterpb.Response_Type_value[call.GetType().String()]).Enum()}
 	snapshot := func() (*stateSnapshot, error) {
@@ -84,9 +87,6 @@ func (m *Master) operatorCall(r *http.Request, call *masterpb.Call) (*masterpb.R
 		resp.GetLoggingLevel = &masterpb.Response_GetLoggingLevel{Level: proto.Uint32(loglevel.Glog(m.level.Level()))}
 	case masterpb.Call_SET_LOGGING_LEVEL:
 		set := call.GetSetLoggingLevel()
-		if set == nil {
-			return nil, badRequest("Expecting 'set_logging_level' to be present")
-		}
 		loglevel.Set(m.level, set.GetLevel(), time.Duration(set.GetDuration().GetNanoseconds()))
 		return nil, nil
 	case masterpb.Call_GET_STATE:
@@ -179,9 +179,6 @@ func (m *Master) operatorCall(r *http.Request, call *masterpb.Call) (*masterpb.R
 		resp.GetMaster = &masterpb.Response_GetMaster{MasterInfo: m.info, StartTime: proto.Float64(seconds(m.start)), ElectedTime: proto.Float64(seconds(m.start))}
 	case masterpb.Call_TEARDOWN:
 		id := call.GetTeardown().GetFrameworkId().GetValue()
-		if call.GetTeardown() == nil {
-			return nil, badRequest("Expecting 'teardown' to be present")
-		}
 		var found bool
 		if err := m.do(r.Context(), func() {
 			if fw := m.frameworks[id]; fw != nil {
@@ -530,49 +527,31 @@ func operatorConversion(call *masterpb.Call) (string, *mesos.Offer_Operation, er
 	switch call.GetType() {
 	case masterpb.Call_RESERVE_RESOURCES:
 		c := call.GetReserveResources()
-		if c == nil {
-			return "", nil, badRequest("Expecting 'reserve_resources' to be present")
-		}
 		agentID = c.GetAgentId()
 		op.Type = mesos.Offer_Operation_RESERVE.Enum()
 		op.Reserve = &mesos.Offer_Operation_Reserve{Source: c.GetSource(), Resources: c.GetResources()}
 	case masterpb.Call_UNRESERVE_RESOURCES:
 		c := call.GetUnreserveResources()
-		if c == nil {
-			return "", nil, badRequest("Expecting 'unreserve_resources' to be present")
-		}
 		agentID = c.GetAgentId()
 		op.Type = mesos.Offer_Operation_UNRESERVE.Enum()
 		op.Unreserve = &mesos.Offer_Operation_Unreserve{Resources: c.GetResources()}
 	case masterpb.Call_CREATE_VOLUMES:
 		c := call.GetCreateVolumes()
-		if c == nil {
-			return "", nil, badRequest("Expecting 'create_volumes' to be present")
-		}
 		agentID = c.GetAgentId()
 		op.Type = mesos.Offer_Operation_CREATE.Enum()
 		op.Create = &mesos.Offer_Operation_Create{Volumes: c.GetVolumes()}
 	case masterpb.Call_GROW_VOLUME:
 		c := call.GetGrowVolume()
-		if c == nil {
-			return "", nil, badRequest("Expecting 'grow_volume' to be present")
-		}
 		agentID = c.GetAgentId()
 		op.Type = mesos.Offer_Operation_GROW_VOLUME.Enum()
 		op.GrowVolume = &mesos.Offer_Operation_GrowVolume{Volume: c.GetVolume(), Addition: c.GetAddition()}
 	case masterpb.Call_SHRINK_VOLUME:
 		c := call.GetShrinkVolume()
-		if c == nil {
-			return "", nil, badRequest("Expecting 'shrink_volume' to be present")
-		}
 		agentID = c.GetAgentId()
 		op.Type = mesos.Offer_Operation_SHRINK_VOLUME.Enum()
 		op.ShrinkVolume = &mesos.Offer_Operation_ShrinkVolume{Volume: c.GetVolume(), Subtract: c.GetSubtract()}
 	default:
 		c := call.GetDestroyVolumes()
-		if c == nil {
-			return "", nil, badRequest("Expecting 'destroy_volumes' to be present")
-		}
 		agentID = c.GetAgentId()
 		op.Type = mesos.Offer_Operation_DESTROY.Enum()
 		op.Destroy = &mesos.Offer_Operation_Destroy{Volumes: c.GetVolumes()}

@@ -139,26 +139,9 @@ func validateCall(c *scheduler.Call) error {
 	if c.FrameworkId == nil {
 		return errors.New("Expecting 'framework_id' to be present")
 	}
-	present := map[scheduler.Call_Type]struct {
-		ok   bool
-		name string
-	}{
-		scheduler.Call_ACCEPT:                       {c.Accept != nil, "accept"},
-		scheduler.Call_DECLINE:                      {c.Decline != nil, "decline"},
-		scheduler.Call_ACCEPT_INVERSE_OFFERS:        {c.AcceptInverseOffers != nil, "accept_inverse_offers"},
-		scheduler.Call_DECLINE_INVERSE_OFFERS:       {c.DeclineInverseOffers != nil, "decline_inverse_offers"},
-		scheduler.Call_KILL:                         {c.Kill != nil, "kill"},
-		scheduler.Call_SHUTDOWN:                     {c.Shutdown != nil, "shutdown"},
-		scheduler.Call_ACKNOWLEDGE:                  {c.Acknowledge != nil, "acknowledge"},
-		scheduler.Call_ACKNOWLEDGE_OPERATION_STATUS: {c.AcknowledgeOperationStatus != nil, "acknowledge_operation_status"},
-		scheduler.Call_RECONCILE:                    {c.Reconcile != nil, "reconcile"},
-		scheduler.Call_RECONCILE_OPERATIONS:         {c.ReconcileOperations != nil, "reconcile_operations"},
-		scheduler.Call_MESSAGE:                      {c.Message != nil, "message"},
-		scheduler.Call_REQUEST:                      {c.Request != nil, "request"},
-		scheduler.Call_UPDATE_FRAMEWORK:             {c.UpdateFramework != nil, "update_framework"},
-	}
-	if p, ok := present[c.GetType()]; ok && !p.ok {
-		return fmt.Errorf("Expecting '%s' to be present", p.name)
+	// Mesos takes REVIVE and SUPPRESS without their messages.
+	if err := httpapi.RequireCallBody(c.ProtoReflect(), c.GetType().String(), "REVIVE", "SUPPRESS"); err != nil {
+		return err
 	}
 	if c.GetType() == scheduler.Call_UNKNOWN {
 		return errors.New("Unknown call type")

@@ -2,6 +2,7 @@ package master
 
 import (
 	"bytes"
+	"context"
 	"net/http/httptest"
 	"testing"
 
@@ -10,6 +11,7 @@ import (
 	mesos "github.com/plateau/plateau/internal/api/mesos/v1"
 	"github.com/plateau/plateau/internal/api/mesos/v1/maintenance"
 	masterpb "github.com/plateau/plateau/internal/api/mesos/v1/master"
+	"github.com/plateau/plateau/internal/api/mesos/v1/scheduler"
 	"github.com/plateau/plateau/internal/api/mesos/v1/quota"
 )
 
@@ -58,6 +60,85 @@ func FuzzOperatorCall(f *testing.F) {
 		m.serveOperator(w, req)
 		if w.Code == 500 { // 501 (an unknown call, as Mesos) and 503 (no leader) are answers
 			t.Fatalf("%v: status %d: %s", &call, w.Code, w.Body.String())
+		}
+	})
+}
+
+// FuzzSchedulerCall feeds a subscribed framework's scheduler API
+// arbitrary calls. They are handled on the master's loop, where a panic
+// would take the master down. An ACCEPT is pointed at an offer the
+// framework holds, so that its operations reach launch validation.
+func FuzzSchedulerCall(f *testing.F) {
+	offer := &mesos.OfferID{Value: proto.String("o")}
+	task := &mesos.TaskInfo{Name: proto.String("t"), TaskId: &mesos.TaskID{Value: proto.String("t")}, AgentId: &mesos.AgentID{Value: proto.String("a")},
+		Resources: []*mesos.Resource{{Name: proto.String("cpus"), Type: mesos.Value_SCALAR.Enum(), Scalar: &mesos.Value_Scalar{Value: proto.Float64(0.1)}}},
+		Command:   &mesos.CommandInfo{Value: proto.String("true")}}
+	for _, c := range []*scheduler.Call{
+		{Type: scheduler.Call_ACCEPT.Enum(), Accept: &scheduler.Call_Accept{OfferIds: []*mesos.OfferID{offer}, Operations: []*mesos.Offer_Operation{
+			{Type: mesos.Offer_Operation_LAUNCH.Enum(), Launch: &mesos.Offer_Operation_Launch{TaskInfos: []*mesos.TaskInfo{task}}}}}},
+		{Type: scheduler.Call_ACCEPT.Enum(), Accept: &scheduler.Call_Accept{OfferIds: []*mesos.OfferID{offer}, Operations: []*mesos.Offer_Operation{
+			{Type: mesos.Offer_Operation_LAUNCH_GROUP.Enum(), LaunchGroup: &mesos.Offer_Operation_LaunchGroup{
+				Executor:  &mesos.ExecutorInfo{ExecutorId: &mesos.ExecutorID{Value: proto.String("e")}, Type: mesos.ExecutorInfo_DEFAULT.Enum()},
+				TaskGroup: &mesos.TaskGroupInfo{Tasks: []*mesos.TaskInfo{task}}}},
+			{Type: mesos.Offer_Operation_RESERVE.Enum(), Reserve: &mesos.Offer_Operation_Reserve{Resources: task.Resources}}}}},
+		{Type: scheduler.Call_DECLINE.Enum(), Decline: &scheduler.Call_Decline{OfferIds: []*mesos.OfferID{offer}}},
+		{Type: scheduler.Call_KILL.Enum(), Kill: &scheduler.Call_Kill{TaskId: task.TaskId}},
+		{Type: scheduler.Call_ACKNOWLEDGE.Enum(), Acknowledge: &scheduler.Call_Acknowledge{AgentId: task.AgentId, TaskId: task.TaskId, Uuid: make([]byte, 16)}},
+		{Type: scheduler.Call_RECONCILE.Enum(), Reconcile: &scheduler.Call_Reconcile{Tasks: []*scheduler.Call_Reconcile_Task{{TaskId: task.TaskId}}}},
+		{Type: scheduler.Call_REVIVE.Enum(), Revive: &scheduler.Call_Revive{Roles: []string{"r"}}},
+		{Type: scheduler.Call_SUPPRESS.Enum()},
+		{Type: scheduler.Call_MESSAGE.Enum(), Message: &scheduler.Call_Message{AgentId: task.AgentId, ExecutorId: &mesos.ExecutorID{Value: proto.String("e")}, Data: []byte("x")}},
+		{Type: scheduler.Call_UPDATE_FRAMEWORK.Enum(), UpdateFramework: &scheduler.Call_UpdateFramework{
+			FrameworkInfo: &mesos.FrameworkInfo{User: proto.String("u"), Name: proto.String("n"), Roles: []string{"r"}}}},
+	} {
+		c.FrameworkId = &mesos.FrameworkID{Value: proto.String("f")}
+		b, err := proto.Marshal(c)
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(b)
+	}
+	m := emulatedMaster(f, 3, 2, 6)
+	var fwID string
+	if err := m.do(context.Background(), func() {
+		sub, err := m.subscribe(&scheduler.Call_Subscribe{FrameworkInfo: &mesos.FrameworkInfo{User: proto.String("u"), Name: proto.String("fuzz")}}, "s")
+		if err != nil {
+			f.Fatal(err)
+		}
+		fwID = sub.frameworkID
+		// The scheduler reads its events.
+		go sub.events.Drain(nil, func(*scheduler.Event) error { return nil }, nil)
+	}); err != nil {
+		f.Fatal(err)
+	}
+	f.Fuzz(func(t *testing.T, body []byte) {
+		var call scheduler.Call
+		if proto.Unmarshal(body, &call) != nil {
+			return // undecodable calls get a 400 before any handler
+		}
+		if t := call.GetType(); t == scheduler.Call_SUBSCRIBE || t == scheduler.Call_TEARDOWN {
+			return // SUBSCRIBE streams; TEARDOWN would end the framework
+		}
+		call.FrameworkId = &mesos.FrameworkID{Value: proto.String(fwID)}
+		if call.GetAccept() != nil && len(call.GetAccept().GetOfferIds()) > 0 {
+			_ = m.do(context.Background(), func() {
+				for id := range m.frameworks[fwID].offers {
+					call.Accept.OfferIds[0] = &mesos.OfferID{Value: proto.String(id)}
+					break
+				}
+			})
+		}
+		body, err := proto.Marshal(&call)
+		if err != nil {
+			return
+		}
+		req := httptest.NewRequest("POST", "/api/v1/scheduler", bytes.NewReader(body))
+		req.Header.Set("Content-Type", "application/x-protobuf")
+		req.Header.Set("Mesos-Stream-Id", "s")
+		w := httptest.NewRecorder()
+		m.serveScheduler(w, req)
+		if w.Code == 500 {
+			t.Fatalf("%v: status 500: %s", &call, w.Body.String())
 		}
 	})
 }

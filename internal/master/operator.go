@@ -483,15 +483,19 @@ func (s *stateSnapshot) getRoles() *masterpb.Response_GetRoles {
 // serveOperatorSubscribe streams the master's events: SUBSCRIBED with the
 // whole state, then changes as they happen, and HEARTBEATs.
 func (m *Master) serveOperatorSubscribe(w http.ResponseWriter, r *http.Request, enc codec.Codec) {
+	// The subscriber is registered and the state snapshotted in one turn
+	// of the loop, so the events queued after it follow the state exactly;
+	// the state's message is built off the loop (at 100,000 tasks that
+	// takes a while).
 	var events *queue.Queue[*masterpb.Event]
+	var snap *stateSnapshot
 	var id int
 	if err := m.do(r.Context(), func() {
 		events = queue.New[*masterpb.Event]()
 		m.nextSubscriber++
 		id = m.nextSubscriber
 		m.subscribers[id] = events
-		events.Push(&masterpb.Event{Type: masterpb.Event_SUBSCRIBED.Enum(), Subscribed: &masterpb.Event_Subscribed{
-			GetState: m.snapshot().getState(), HeartbeatIntervalSeconds: proto.Float64(m.cfg.HeartbeatInterval.Seconds())}})
+		snap = m.snapshot()
 	}); err != nil {
 		httpapi.WriteError(w, err)
 		return
@@ -499,8 +503,12 @@ func (m *Master) serveOperatorSubscribe(w http.ResponseWriter, r *http.Request, 
 	defer m.post(func() { delete(m.subscribers, id) })
 	w.Header().Set("Content-Type", enc.ContentType())
 	w.WriteHeader(http.StatusOK)
-	go heartbeats(events, &masterpb.Event{Type: masterpb.Event_HEARTBEAT.Enum()}, m.cfg.HeartbeatInterval, r.Context().Done())
 	rw := codec.NewRecordIOWriter(w, enc)
+	if err := rw.Write(&masterpb.Event{Type: masterpb.Event_SUBSCRIBED.Enum(), Subscribed: &masterpb.Event_Subscribed{
+		GetState: snap.getState(), HeartbeatIntervalSeconds: proto.Float64(m.cfg.HeartbeatInterval.Seconds())}}); err != nil {
+		return
+	}
+	go heartbeats(events, &masterpb.Event{Type: masterpb.Event_HEARTBEAT.Enum()}, m.cfg.HeartbeatInterval, r.Context().Done())
 	_ = events.Drain(r.Context().Done(), func(ev *masterpb.Event) error { return rw.Write(ev) }, nil)
 }
 

@@ -19,7 +19,6 @@ import (
 	"github.com/plateau/plateau/internal/loglevel"
 	"github.com/plateau/plateau/internal/queue"
 	"github.com/plateau/plateau/internal/resources"
-	"github.com/plateau/plateau/internal/taskstate"
 	"github.com/plateau/plateau/internal/version"
 )
 
@@ -416,20 +415,7 @@ func (f frameworkSnapshot) proto() *masterpb.Response_GetFrameworks_Framework {
 		RegisteredTime: timeInfo(f.registered), ReregisteredTime: timeInfo(f.reregistered), UnregisteredTime: timeInfo(f.unregistered),
 		Offers: f.offers,
 	}
-	// Summed, as Mesos's are: the live tasks' and the executors'
-	// resources, and the offers'.
-	var allocated, offered []*mesos.Resource
-	for _, t := range f.tasks {
-		if !taskstate.IsTerminal(t.GetState()) {
-			allocated = append(allocated, t.GetResources()...)
-		}
-	}
-	for _, e := range f.executors {
-		allocated = append(allocated, e.info.GetResources()...)
-	}
-	for _, o := range f.offers {
-		offered = append(offered, o.GetResources()...)
-	}
+	allocated, offered := f.usedAndOffered() // summed, as Mesos's are
 	p.AllocatedResources, p.OfferedResources = resources.Sum(allocated), resources.Sum(offered)
 	return p
 }

@@ -346,10 +346,9 @@ func masterInfoModel(i *mesos.MasterInfo) map[string]any {
 	}
 }
 
-// model is a framework's JSON model without its lists (tasks, completed
-// and unreachable tasks, offers and executors: see lists).
-func (f frameworkSnapshot) model() map[string]any {
-	var used, offered []*mesos.Resource
+// usedAndOffered lists the resources of a framework's live tasks and
+// executors, and of its offers (not summed).
+func (f frameworkSnapshot) usedAndOffered() (used, offered []*mesos.Resource) {
 	for _, t := range f.tasks {
 		if !taskstate.IsTerminal(t.GetState()) {
 			used = append(used, t.GetResources()...)
@@ -361,6 +360,13 @@ func (f frameworkSnapshot) model() map[string]any {
 	for _, o := range f.offers {
 		offered = append(offered, o.GetResources()...)
 	}
+	return used, offered
+}
+
+// model is a framework's JSON model without its lists (tasks, completed
+// and unreachable tasks, offers and executors: see lists).
+func (f frameworkSnapshot) model() map[string]any {
+	used, offered := f.usedAndOffered()
 	var caps []string
 	for _, c := range f.info.GetCapabilities() {
 		caps = append(caps, c.GetType().String())

@@ -11,8 +11,8 @@ import (
 	mesos "github.com/plateau/plateau/internal/api/mesos/v1"
 	"github.com/plateau/plateau/internal/api/mesos/v1/maintenance"
 	masterpb "github.com/plateau/plateau/internal/api/mesos/v1/master"
-	"github.com/plateau/plateau/internal/api/mesos/v1/scheduler"
 	"github.com/plateau/plateau/internal/api/mesos/v1/quota"
+	"github.com/plateau/plateau/internal/api/mesos/v1/scheduler"
 )
 
 // FuzzOperatorCall feeds the operator API arbitrary protobuf calls: no

@@ -12,18 +12,17 @@ import (
 	"sort"
 	"time"
 
+	mesos "github.com/plateau/plateau/internal/api/mesos/v1"
 	"github.com/plateau/plateau/internal/httpapi"
-
 	"github.com/plateau/plateau/internal/model"
 	"github.com/plateau/plateau/internal/resources"
-
-	mesos "github.com/plateau/plateau/internal/api/mesos/v1"
 	"github.com/plateau/plateau/internal/version"
 )
 
-// The master's state is served from a snapshot: the loop copies pointers to
-// its (immutable) records, and the JSON is built on the HTTP goroutine, so
-// a large /master/state never stalls scheduler calls.
+// The master's state is served from a snapshot: the loop hands over the
+// lists it keeps and pointers to its (immutable) records, and the JSON is
+// built on the HTTP goroutine, so a large /master/state never stalls
+// scheduler calls.
 type stateSnapshot struct {
 	info                *mesos.MasterInfo
 	leader              string // the leader's host:port, "" when none is known

@@ -51,6 +51,16 @@ func TestMasterFailover(t *testing.T) {
 		t.Fatalf("a standby answered %d, Location %q; want 307 to %s", resp.StatusCode, resp.Header.Get("Location"), h.Addrs[l])
 	}
 
+	// The web UI too: a browser at a standby is sent to the leader.
+	resp, err = noFollow.Get("http://" + standby + "/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusTemporaryRedirect || resp.Header.Get("Location") != "//"+h.Addrs[l]+"/" {
+		t.Fatalf("a standby's web UI answered %d, Location %q; want 307 to %s", resp.StatusCode, resp.Header.Get("Location"), h.Addrs[l])
+	}
+
 	var state struct {
 		Leader string `json:"leader"`
 	}

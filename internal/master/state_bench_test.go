@@ -68,3 +68,22 @@ type countingWriter struct {
 func (w *countingWriter) Header() http.Header         { return w.header }
 func (w *countingWriter) WriteHeader(code int)        { w.code = code }
 func (w *countingWriter) Write(b []byte) (int, error) { w.n += len(b); return len(b), nil }
+
+// BenchmarkStateSnapshot is the loop's share of a /master/state render at
+// the operators' view issue's size: the snapshot it hands over.
+func BenchmarkStateSnapshot(b *testing.B) {
+	m := emulatedMaster(b, 10000, 100, 100000)
+	if err := m.do(context.Background(), func() { m.snapshot() }); err != nil { // lists built once
+		b.Fatal(err)
+	}
+	b.ResetTimer()
+	for b.Loop() {
+		var s *stateSnapshot
+		if err := m.do(context.Background(), func() { s = m.snapshot() }); err != nil {
+			b.Fatal(err)
+		}
+		if len(s.agents) != 10000 {
+			b.Fatalf("%d agents in the snapshot", len(s.agents))
+		}
+	}
+}

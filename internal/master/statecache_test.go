@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"io"
 	"log/slog"
+	"net/http"
 	"net/http/httptest"
 	"sort"
 	"strings"
@@ -186,4 +187,69 @@ func TestRemovedAgentsAreBoundedAndDurable(t *testing.T) {
 	if strings.Join(unreachable, ",") != "b,c" || strings.Join(gone, ",") != "g" {
 		t.Fatalf("after a restart: unreachable %v, gone %v; want [b c] and [g]", unreachable, gone)
 	}
+}
+
+// The whole-cluster endpoints may be read while tasks change: every
+// answer is complete JSON and tells the same number of tasks (a task
+// ending keeps it in its framework's completed tasks). Run under -race,
+// this also checks that snapshots share the loop's lists safely.
+func TestStateEndpointsWhileTasksChange(t *testing.T) {
+	m := emulatedMaster(t, 20, 4, 200)
+	ctx := context.Background()
+	var tasks []*mesos.Task
+	if err := m.do(ctx, func() {
+		for _, fw := range m.frameworks {
+			tasks = append(tasks, fw.tasksList()...)
+		}
+	}); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	go func() { // the tasks finish one by one
+		defer close(done)
+		for _, task := range tasks {
+			_ = m.do(ctx, func() {
+				st := &mesos.TaskStatus{TaskId: task.GetTaskId(), State: mesos.TaskState_TASK_FINISHED.Enum(), AgentId: task.GetAgentId()}
+				m.statusUpdate(m.agents[task.GetAgentId().GetValue()], &plateaupb.StatusUpdate{FrameworkId: task.GetFrameworkId(), Status: st})
+			})
+		}
+	}()
+	handlers := map[string]func(http.ResponseWriter, *http.Request){
+		"/master/state": m.serveState, "/master/frameworks": m.serveFrameworks, "/master/slaves": m.serveSlaves, "/master/state-summary": m.serveStateSummary,
+	}
+	var wg sync.WaitGroup
+	for path, h := range handlers {
+		wg.Go(func() {
+			for {
+				select {
+				case <-done:
+					return
+				default:
+				}
+				w := httptest.NewRecorder()
+				h(w, httptest.NewRequest("GET", path, nil))
+				var doc struct {
+					Frameworks []struct {
+						Tasks          []json.RawMessage `json:"tasks"`
+						CompletedTasks []json.RawMessage `json:"completed_tasks"`
+					} `json:"frameworks"`
+				}
+				if err := json.Unmarshal(w.Body.Bytes(), &doc); err != nil {
+					t.Errorf("%s is not JSON: %v", path, err)
+					return
+				}
+				if path == "/master/state" || path == "/master/frameworks" {
+					n := 0
+					for _, f := range doc.Frameworks {
+						n += len(f.Tasks) + len(f.CompletedTasks)
+					}
+					if n != len(tasks) {
+						t.Errorf("%s tells %d tasks, want %d", path, n, len(tasks))
+						return
+					}
+				}
+			}
+		})
+	}
+	wg.Wait()
 }

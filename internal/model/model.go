@@ -4,7 +4,6 @@
 package model
 
 import (
-	"cmp"
 	"encoding/json"
 	"fmt"
 	"slices"
@@ -13,6 +12,7 @@ import (
 	"time"
 
 	"github.com/plateau/plateau/internal/api/codec"
+	"github.com/plateau/plateau/internal/resources"
 	"google.golang.org/protobuf/proto"
 
 	mesos "github.com/plateau/plateau/internal/api/mesos/v1"
@@ -65,8 +65,6 @@ type summaryEntry struct {
 	scalar float64
 	ranges []*mesos.Value_Range
 	set    []string
-	// ownRanges is set once ranges is a copy, no longer a record's list.
-	ownRanges bool
 }
 
 // summarize sums resources by name into entries (appended to buf), sorted
@@ -109,12 +107,9 @@ func summarize(rs []*mesos.Resource, buf []summaryEntry) []summaryEntry {
 		case mesos.Value_SCALAR:
 			e.scalar += r.GetScalar().GetValue()
 		case mesos.Value_RANGES:
-			switch {
-			case e.ranges == nil: // the record's own list, copied before any change
-				e.ranges = r.GetRanges().GetRange()
-			case !e.ownRanges:
-				e.ranges, e.ownRanges = append(slices.Clone(e.ranges), r.GetRanges().GetRange()...), true
-			default:
+			if e.ranges == nil { // the record's own list, clipped: the next append copies it
+				e.ranges = slices.Clip(r.GetRanges().GetRange())
+			} else {
 				e.ranges = append(e.ranges, r.GetRanges().GetRange()...)
 			}
 		case mesos.Value_SET:
@@ -136,28 +131,16 @@ func (e *summaryEntry) text() string {
 }
 
 // appendRanges appends a ranges entry's text, which needs no escaping in
-// JSON. Overlapping and adjacent ranges are merged, as adding Mesos's
-// Resources merges them.
+// JSON, its ranges merged as adding Mesos's Resources merges them.
 func (e *summaryEntry) appendRanges(b []byte) []byte {
-	byBegin := func(a, b *mesos.Value_Range) int { return cmp.Compare(a.GetBegin(), b.GetBegin()) }
-	if !slices.IsSortedFunc(e.ranges, byBegin) {
-		if !e.ownRanges {
-			e.ranges, e.ownRanges = slices.Clone(e.ranges), true
-		}
-		slices.SortFunc(e.ranges, byBegin)
-	}
 	b = append(b, '[')
-	for i := 0; i < len(e.ranges); {
-		begin, end := e.ranges[i].GetBegin(), e.ranges[i].GetEnd()
-		for i++; i < len(e.ranges) && e.ranges[i].GetBegin() <= end+1; i++ {
-			end = max(end, e.ranges[i].GetEnd())
-		}
-		if b[len(b)-1] != '[' {
+	for i, r := range resources.CoalesceRanges(e.ranges) {
+		if i > 0 {
 			b = append(b, ',', ' ')
 		}
-		b = strconv.AppendUint(b, begin, 10)
+		b = strconv.AppendUint(b, r.GetBegin(), 10)
 		b = append(b, '-')
-		b = strconv.AppendUint(b, end, 10)
+		b = strconv.AppendUint(b, r.GetEnd(), 10)
 	}
 	return append(b, ']')
 }

@@ -8,9 +8,9 @@
 package resources
 
 import (
-	"slices"
 	"fmt"
 	"math"
+	"slices"
 	"sort"
 	"strings"
 
@@ -439,6 +439,11 @@ func formatRanges(rs []*mesos.Value_Range) string {
 
 // coalesce sorts ranges and merges overlapping and adjacent ones. It may
 // reorder its argument's elements but never changes them.
+// CoalesceRanges merges overlapping and adjacent ranges, as adding
+// Resources does, into new ranges in order; rs is left as it is.
+func CoalesceRanges(rs []*mesos.Value_Range) []*mesos.Value_Range { return coalesce(slices.Clone(rs)) }
+
+// coalesce is CoalesceRanges, sorting rs in place.
 func coalesce(rs []*mesos.Value_Range) []*mesos.Value_Range {
 	if len(rs) == 0 {
 		return nil

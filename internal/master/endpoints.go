@@ -21,8 +21,8 @@ import (
 // the same snapshot as /master/state.
 
 func (m *Master) withSnapshot(w http.ResponseWriter, r *http.Request, render func(*stateSnapshot) any) {
-	var snap *stateSnapshot
-	if err := m.do(r.Context(), func() { snap = m.snapshot() }); err != nil {
+	snap, err := m.takeSnapshot(r.Context())
+	if err != nil {
 		httpapi.WriteError(w, err)
 		return
 	}
@@ -67,8 +67,8 @@ func (m *Master) serveTasks(w http.ResponseWriter, r *http.Request) {
 		httpapi.WriteError(w, badRequest("Failed to parse order: %q is not 'asc' or 'des'", order))
 		return
 	}
-	var snap *stateSnapshot
-	if err := m.do(r.Context(), func() { snap = m.snapshot() }); err != nil {
+	snap, err := m.takeSnapshot(r.Context())
+	if err != nil {
 		httpapi.WriteError(w, err)
 		return
 	}
@@ -145,8 +145,8 @@ func (m *Master) serveFlags(w http.ResponseWriter, r *http.Request) {
 // serveStateSummary is /master/state-summary: agents and frameworks with
 // task counts by state, without the tasks.
 func (m *Master) serveStateSummary(w http.ResponseWriter, r *http.Request) {
-	var s *stateSnapshot
-	if err := m.do(r.Context(), func() { s = m.snapshot() }); err != nil {
+	s, err := m.takeSnapshot(r.Context())
+	if err != nil {
 		httpapi.WriteError(w, err)
 		return
 	}

@@ -64,11 +64,6 @@ func (m *Master) operatorCall(r *http.Request, call *masterpb.Call) (*masterpb.R
 	}
 	// A response's type has the name of the call it answers.
 	resp := &masterpb.Response{Type: masterpb.Response_Type(masterpb.Response_Type_value[call.GetType().String()]).Enum()}
-	snapshot := func() (*stateSnapshot, error) {
-		var s *stateSnapshot
-		err := m.do(r.Context(), func() { s = m.snapshot() })
-		return s, err
-	}
 	switch call.GetType() {
 	case masterpb.Call_GET_HEALTH:
 		resp.GetHealth = &masterpb.Response_GetHealth{Healthy: proto.Bool(true)}
@@ -89,43 +84,43 @@ func (m *Master) operatorCall(r *http.Request, call *masterpb.Call) (*masterpb.R
 		loglevel.Set(m.level, set.GetLevel(), time.Duration(set.GetDuration().GetNanoseconds()))
 		return nil, nil
 	case masterpb.Call_GET_STATE:
-		s, err := snapshot()
+		s, err := m.takeSnapshot(r.Context())
 		if err != nil {
 			return nil, err
 		}
 		resp.GetState = s.getState()
 	case masterpb.Call_GET_AGENTS:
-		s, err := snapshot()
+		s, err := m.takeSnapshot(r.Context())
 		if err != nil {
 			return nil, err
 		}
 		resp.GetAgents = s.getAgents()
 	case masterpb.Call_GET_FRAMEWORKS:
-		s, err := snapshot()
+		s, err := m.takeSnapshot(r.Context())
 		if err != nil {
 			return nil, err
 		}
 		resp.GetFrameworks = s.getFrameworks()
 	case masterpb.Call_GET_EXECUTORS:
-		s, err := snapshot()
+		s, err := m.takeSnapshot(r.Context())
 		if err != nil {
 			return nil, err
 		}
 		resp.GetExecutors = s.getExecutors()
 	case masterpb.Call_GET_TASKS:
-		s, err := snapshot()
+		s, err := m.takeSnapshot(r.Context())
 		if err != nil {
 			return nil, err
 		}
 		resp.GetTasks = s.getTasks()
 	case masterpb.Call_GET_ROLES:
-		s, err := snapshot()
+		s, err := m.takeSnapshot(r.Context())
 		if err != nil {
 			return nil, err
 		}
 		resp.GetRoles = s.getRoles()
 	case masterpb.Call_GET_WEIGHTS:
-		s, err := snapshot()
+		s, err := m.takeSnapshot(r.Context())
 		if err != nil {
 			return nil, err
 		}

@@ -3,6 +3,7 @@ package master
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -61,6 +62,13 @@ type agentSnapshot struct {
 	// total is the agent's resources with its dynamic reservations and
 	// volumes; info.resources are its static ones.
 	total resources.Resources
+}
+
+// takeSnapshot has the loop take a snapshot, for a handler.
+func (m *Master) takeSnapshot(ctx context.Context) (*stateSnapshot, error) {
+	var s *stateSnapshot
+	err := m.do(ctx, func() { s = m.snapshot() })
+	return s, err
 }
 
 // snapshot copies the state's records. Runs on the loop.
@@ -155,8 +163,8 @@ func (s *stateSnapshot) frameworkParts(key string, fws []frameworkSnapshot) part
 // then lists of parts kept by the state cache between renders (and
 // rendered off the loop), with Mesos's ?jsonp=callback.
 func (m *Master) serveParts(w http.ResponseWriter, r *http.Request, doc func(*stateSnapshot) (map[string]any, []partList)) {
-	var snap *stateSnapshot
-	if err := m.do(r.Context(), func() { snap = m.snapshot() }); err != nil {
+	snap, err := m.takeSnapshot(r.Context())
+	if err != nil {
 		httpapi.WriteError(w, err)
 		return
 	}
@@ -171,10 +179,8 @@ func (m *Master) serveParts(w http.ResponseWriter, r *http.Request, doc func(*st
 	w.Header().Set("Content-Type", "application/json")
 	bw := bufio.NewWriterSize(w, 256<<10)
 	out := errWriter{w: bw}
-	callback := r.URL.Query().Get("jsonp")
-	if callback != "" {
-		out.write([]byte(callback + "("))
-	}
+	prefix, suffix := jsonp(r)
+	out.write(prefix)
 	hb, _ := json.Marshal(head) // strings, numbers and small maps
 	out.write(hb[:len(hb)-1])
 	for i, l := range lists {
@@ -192,9 +198,7 @@ func (m *Master) serveParts(w http.ResponseWriter, r *http.Request, doc func(*st
 		out.write([]byte{']'})
 	}
 	out.write([]byte{'}'})
-	if callback != "" {
-		out.write([]byte(");"))
-	}
+	out.write(suffix)
 	out.write([]byte{'\n'})
 	if out.err == nil {
 		_ = bw.Flush() // too late for a status: the client sees a cut body
@@ -226,10 +230,19 @@ func writeJSON(w http.ResponseWriter, r *http.Request, v any) {
 // UI used it).
 func writeRaw(w http.ResponseWriter, r *http.Request, b []byte) {
 	w.Header().Set("Content-Type", "application/json")
-	if callback := r.URL.Query().Get("jsonp"); callback != "" {
-		b = append(append([]byte(callback+"("), bytes.TrimSuffix(b, []byte{'\n'})...), ");\n"...)
+	if prefix, suffix := jsonp(r); prefix != nil {
+		b = append(append(prefix, bytes.TrimSuffix(b, []byte{'\n'})...), append(suffix, '\n')...)
 	}
 	_, _ = w.Write(b) // too late for a status: the client sees a cut body
+}
+
+// jsonp is what wraps a JSON answer when the request asks for Mesos's
+// ?jsonp=callback: "callback(" and ");", or nothing.
+func jsonp(r *http.Request) (prefix, suffix []byte) {
+	if callback := r.URL.Query().Get("jsonp"); callback != "" {
+		return []byte(callback + "("), []byte(");")
+	}
+	return nil, nil
 }
 
 // sortAgents orders agents by ID, reading each ID once.

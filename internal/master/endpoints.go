@@ -213,15 +213,15 @@ func (m *Master) serveStateSummary(w http.ResponseWriter, r *http.Request) {
 
 // summaryStates are the task states /master/state-summary counts, as
 // Mesos's does.
-var summaryStates = []mesos.TaskState{mesos.TaskState_TASK_STAGING, mesos.TaskState_TASK_STARTING, mesos.TaskState_TASK_RUNNING,
+var summaryStates = [...]mesos.TaskState{mesos.TaskState_TASK_STAGING, mesos.TaskState_TASK_STARTING, mesos.TaskState_TASK_RUNNING,
 	mesos.TaskState_TASK_KILLING, mesos.TaskState_TASK_FINISHED, mesos.TaskState_TASK_KILLED, mesos.TaskState_TASK_FAILED,
 	mesos.TaskState_TASK_LOST, mesos.TaskState_TASK_ERROR, mesos.TaskState_TASK_UNREACHABLE}
 
 // taskCounts counts tasks by state, in summaryStates' order.
-type taskCounts [10]int
+type taskCounts [len(summaryStates)]int
 
 func (c *taskCounts) add(state mesos.TaskState) {
-	if i := slices.Index(summaryStates, state); i >= 0 {
+	if i := slices.Index(summaryStates[:], state); i >= 0 {
 		c[i]++
 	}
 }

@@ -13,6 +13,7 @@ package executor
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -22,6 +23,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 	"syscall"
 	"time"
@@ -162,8 +164,11 @@ type taskExecutor struct {
 	checks    chan checkResult
 	killNow   chan string // task IDs whose grace period ran out
 	unacked   map[string]*mesos.TaskStatus
-	launched  bool
-	shutdown  bool
+	// inSubscribe holds the UUIDs of the updates the current SUBSCRIBE
+	// call carries; the others are sent once it is answered.
+	inSubscribe map[string]bool
+	launched    bool
+	shutdown    bool
 	// subscribedOnce is set once a subscription worked.
 	subscribedOnce bool
 }
@@ -213,7 +218,7 @@ func (e *taskExecutor) run(ctx context.Context) error {
 	for {
 		events := make(chan event, 16)
 		subCtx, cancel := context.WithCancel(ctx)
-		go e.subscribe(subCtx, events)
+		go e.subscribe(subCtx, e.subscribeCall(), events)
 	stream:
 		for {
 			select {
@@ -295,6 +300,7 @@ func (e *taskExecutor) handle(ev *executor.Event) {
 	case executor.Event_SUBSCRIBED:
 		e.framework = ev.GetSubscribed().GetFrameworkInfo()
 		fmt.Fprintf(e.log, "Subscribed executor on %s\n", ev.GetSubscribed().GetAgentInfo().GetHostname())
+		e.sendUpdatesMadeSinceSubscribe()
 	case executor.Event_LAUNCH:
 		if e.cfg.Default || e.launched {
 			fmt.Fprintln(e.log, "Ignoring LAUNCH: the command executor runs one task, the default executor task groups")
@@ -571,8 +577,9 @@ func (e *taskExecutor) post(ctx context.Context, call *executor.Call) error {
 	return nil
 }
 
-// subscribe opens the event stream and relays events until it ends.
-func (e *taskExecutor) subscribe(ctx context.Context, out chan<- event) {
+// subscribeCall is the SUBSCRIBE call, with the tasks and updates the
+// agent has not acknowledged; the updates it carries are noted.
+func (e *taskExecutor) subscribeCall() *executor.Call {
 	call := e.call(executor.Call_SUBSCRIBE)
 	call.Subscribe = &executor.Call_Subscribe{}
 	for _, t := range e.tasks {
@@ -580,9 +587,38 @@ func (e *taskExecutor) subscribe(ctx context.Context, out chan<- event) {
 			call.Subscribe.UnacknowledgedTasks = append(call.Subscribe.UnacknowledgedTasks, t.info)
 		}
 	}
-	for _, s := range e.unacked {
+	e.inSubscribe = map[string]bool{}
+	for id, s := range e.unacked {
 		call.Subscribe.UnacknowledgedUpdates = append(call.Subscribe.UnacknowledgedUpdates, &executor.Call_Update{Status: s})
+		e.inSubscribe[id] = true
 	}
+	return call
+}
+
+// sendUpdatesMadeSinceSubscribe sends, in order, the updates made after
+// the SUBSCRIBE call was built: the agent refused them (403) until the
+// subscription was answered.
+func (e *taskExecutor) sendUpdatesMadeSinceSubscribe() {
+	var later []*mesos.TaskStatus
+	for id, s := range e.unacked {
+		if !e.inSubscribe[id] {
+			later = append(later, s)
+		}
+	}
+	slices.SortFunc(later, func(a, b *mesos.TaskStatus) int { return cmp.Compare(a.GetTimestamp(), b.GetTimestamp()) })
+	for _, s := range later {
+		call := e.call(executor.Call_UPDATE)
+		call.Update = &executor.Call_Update{Status: s}
+		if err := e.post(context.Background(), call); err != nil {
+			fmt.Fprintf(e.log, "Failed to send %s: %v\n", s.GetState(), err)
+		}
+	}
+}
+
+// subscribe sends the SUBSCRIBE call and relays the events of the stream
+// until it ends. It runs on a goroutine of its own, and touches nothing
+// of the executor's.
+func (e *taskExecutor) subscribe(ctx context.Context, call *executor.Call, out chan<- event) {
 	body, err := proto.Marshal(call)
 	if err == nil {
 		var req *http.Request

@@ -81,6 +81,16 @@ func TestAgentRecoveryAfterSIGKILL(t *testing.T) {
 	if err := c.WaitForAgents(1, 20*time.Second); err != nil {
 		t.Fatal(err, agent.log.String())
 	}
+	t.Cleanup(func() { // the executors' own logs go to their sandboxes' stderr
+		if !t.Failed() {
+			return
+		}
+		logs, _ := filepath.Glob(filepath.Join(workDir, "slaves", "*", "frameworks", "*", "executors", "*", "runs", "latest", "stderr"))
+		for _, l := range logs {
+			b, _ := os.ReadFile(l)
+			t.Logf("%s:\n%s", l, b)
+		}
+	})
 	info := frameworkInfo("e2e-recovery")
 	info.Checkpoint = ptr(true)
 	info.FailoverTimeout = ptr(3600.0)
